@@ -1,0 +1,146 @@
+package dev.wizer4j.chicory;
+
+import com.dylibso.chicory.runtime.ByteArrayMemory;
+import com.dylibso.chicory.runtime.GlobalInstance;
+import com.dylibso.chicory.runtime.Instance;
+import com.dylibso.chicory.runtime.Memory;
+import com.dylibso.chicory.wasm.types.Export;
+import com.dylibso.chicory.wasm.types.ExternalType;
+import com.dylibso.chicory.wasm.types.ValType;
+import dev.wizer4j.GlobalValue;
+import dev.wizer4j.InstanceState;
+import dev.wizer4j.MemoryImage;
+import dev.wizer4j.WizerException;
+import java.lang.reflect.Field;
+import java.util.Objects;
+import java.util.function.Function;
+
+/**
+ * The state of a live Chicory {@link Instance}, for {@link dev.wizer4j.Wizer#snapshot}.
+ *
+ * <p>Globals and memories are found by their instrumentation export names. An instance of the
+ * uninstrumented module works too: the canonical names carry the index ({@code
+ * __wizer_global_3} is global 3), so the state is read by index when the export is absent.
+ *
+ * <p>Memory is lent without copying when it is Chicory's default {@link ByteArrayMemory} (its
+ * 64 KiB pages are handed to the scanner as they are); any other memory is copied page by page.
+ */
+public final class ChicoryInstanceState implements InstanceState {
+  private static final int PAGE = 65536;
+  private static final Field PAGES = pagesField();
+
+  private final Instance instance;
+
+  private ChicoryInstanceState(Instance instance) {
+    this.instance = instance;
+  }
+
+  public static ChicoryInstanceState of(Instance instance) {
+    return new ChicoryInstanceState(Objects.requireNonNull(instance, "instance"));
+  }
+
+  @Override
+  public GlobalValue global(String exportName, GlobalValue.Type type) {
+    int index = resolve(exportName, ExternalType.GLOBAL, "__wizer_global_");
+    GlobalInstance g = instance.global(index);
+    ValType vt = g.getType();
+    GlobalValue.Type actual = typeOf(vt);
+    if (actual != type) {
+      throw new WizerException(
+          "global `" + exportName + "` has type " + vt + ", expected " + type);
+    }
+    return switch (type) {
+      case I32 -> GlobalValue.i32((int) g.getValue());
+      case I64 -> GlobalValue.i64(g.getValue());
+      case F32 -> GlobalValue.f32Bits((int) g.getValue());
+      case F64 -> GlobalValue.f64Bits(g.getValue());
+      case V128 -> GlobalValue.v128(g.getValueLow(), g.getValueHigh());
+    };
+  }
+
+  @Override
+  public <R> R memory(String exportName, Function<MemoryImage, R> reader) {
+    int index = resolve(exportName, ExternalType.MEMORY, "__wizer_memory_");
+    Memory memory = instance.memory(index);
+    int pages = memory.pages();
+    byte[][] chunks = lend(memory, pages);
+    if (chunks == null) {
+      chunks = new byte[pages][];
+      for (int p = 0; p < pages; p++) {
+        chunks[p] = memory.readBytes(p * PAGE, PAGE);
+      }
+    }
+    return reader.apply(MemoryImage.ofChunks(chunks, pages, PAGE));
+  }
+
+  private static byte[][] lend(Memory memory, int pages) {
+    if (PAGES == null || memory.getClass() != ByteArrayMemory.class) {
+      return null;
+    }
+    try {
+      byte[][] all = (byte[][]) PAGES.get(memory);
+      if (all == null || all.length < pages) {
+        return null;
+      }
+      for (int p = 0; p < pages; p++) {
+        if (all[p] == null || all[p].length < PAGE) {
+          return null;
+        }
+      }
+      return all;
+    } catch (IllegalAccessException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  private static Field pagesField() {
+    try {
+      Field f = ByteArrayMemory.class.getDeclaredField("pages");
+      if (f.getType() != byte[][].class) {
+        return null;
+      }
+      f.setAccessible(true);
+      return f;
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      // Another Chicory layout, or a module path that does not open the package: copy instead.
+      return null;
+    }
+  }
+
+  private int resolve(String exportName, ExternalType kind, String canonicalPrefix) {
+    var exports = instance.module().exportSection();
+    for (int i = 0; i < exports.exportCount(); i++) {
+      Export e = exports.getExport(i);
+      if (e.name().equals(exportName)) {
+        if (e.exportType() != kind) {
+          throw new WizerException(
+              "export `" + exportName + "` is a " + e.exportType() + ", expected a " + kind);
+        }
+        return e.index();
+      }
+    }
+    if (exportName.startsWith(canonicalPrefix)) {
+      try {
+        return Integer.parseInt(exportName.substring(canonicalPrefix.length()));
+      } catch (NumberFormatException e) {
+        // fall through to the error below
+      }
+    }
+    throw new WizerException("the instance has no " + kind + " export `" + exportName + "`");
+  }
+
+  private static GlobalValue.Type typeOf(ValType vt) {
+    if (vt.equals(ValType.I32)) {
+      return GlobalValue.Type.I32;
+    } else if (vt.equals(ValType.I64)) {
+      return GlobalValue.Type.I64;
+    } else if (vt.equals(ValType.F32)) {
+      return GlobalValue.Type.F32;
+    } else if (vt.equals(ValType.F64)) {
+      return GlobalValue.Type.F64;
+    } else if (vt.equals(ValType.V128)) {
+      return GlobalValue.Type.V128;
+    }
+    return null;
+  }
+}

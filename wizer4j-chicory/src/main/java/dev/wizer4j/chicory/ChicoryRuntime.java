@@ -1,0 +1,242 @@
+package dev.wizer4j.chicory;
+
+import com.dylibso.chicory.compiler.MachineFactoryCompiler;
+import com.dylibso.chicory.runtime.ExportFunction;
+import com.dylibso.chicory.runtime.HostFunction;
+import com.dylibso.chicory.runtime.ImportFunction;
+import com.dylibso.chicory.runtime.ImportValues;
+import com.dylibso.chicory.runtime.Instance;
+import com.dylibso.chicory.runtime.Machine;
+import com.dylibso.chicory.wasi.WasiExitException;
+import com.dylibso.chicory.wasi.WasiOptions;
+import com.dylibso.chicory.wasi.WasiPreview1;
+import com.dylibso.chicory.wasm.ChicoryException;
+import com.dylibso.chicory.wasm.Parser;
+import com.dylibso.chicory.wasm.WasmModule;
+import com.dylibso.chicory.wasm.types.ExternalType;
+import com.dylibso.chicory.wasm.types.FunctionImport;
+import com.dylibso.chicory.wasm.types.FunctionType;
+import com.dylibso.chicory.wasm.types.Import;
+import dev.wizer4j.InstanceState;
+import dev.wizer4j.ModuleContext;
+import dev.wizer4j.Wizer;
+import dev.wizer4j.WizerException;
+import dev.wizer4j.WizerRuntime;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * Runs initialization on Chicory. Imports are linked, in this order, to WASI preview1 (when
+ * allowed), to the exports of preloaded modules, and otherwise to stubs that trap with the
+ * import's name when called.
+ */
+public final class ChicoryRuntime implements WizerRuntime {
+  static final String WASI_MODULE = "wasi_snapshot_preview1";
+
+  /**
+   * Modules with at most this many code bytes run on the runtime compiler under {@code AUTO}:
+   * compiling costs time up front, and for a large module most code never runs during init.
+   */
+  static final int AUTO_COMPILE_MAX_CODE_BYTES = 0;
+
+  @Override
+  public InstanceState initialize(ModuleContext cx, Wizer config) {
+    long t0 = System.nanoTime();
+    WasiPreview1 wasi = config.allowWasi() ? wasi(config) : null;
+    try {
+      Map<String, Instance> preloads = new HashMap<>();
+      for (Wizer.Preload p : config.preloads()) {
+        WasmModule pm;
+        try {
+          pm = Parser.parse(p.wasm());
+        } catch (RuntimeException e) {
+          throw new WizerException.InitFailed(
+              "preload module `" + p.name() + "` is invalid: " + e.getMessage(), e);
+        }
+        try {
+          preloads.put(
+              p.name(),
+              Instance.builder(pm)
+                  .withImportValues(imports(pm, wasi, preloads))
+                  .withStart(false)
+                  .build());
+        } catch (ChicoryException e) {
+          throw new WizerException.InitFailed(
+              "failed to instantiate preload module `" + p.name() + "`: " + e.getMessage(), e);
+        }
+      }
+
+      WasmModule module = cx.wasmModule();
+      Instance.Builder builder =
+          Instance.builder(module)
+              .withImportValues(imports(module, wasi, preloads))
+              .withStart(false);
+      Function<Instance, Machine> machine = machine(module, config);
+      if (machine != null) {
+        builder.withMachineFactory(machine);
+      }
+      Instance instance;
+      try {
+        instance = builder.build();
+      } catch (RuntimeException e) {
+        throw failure("instantiating the module (its start function)", e);
+      }
+      t0 = lap(config, "instantiate", t0);
+
+      ExportFunction initialize = exportedFunction(instance, "_initialize");
+      if (initialize != null) {
+        call(initialize, "_initialize");
+        t0 = lap(config, "call _initialize", t0);
+      }
+      if (initialize == null || !config.initFunc().equals("_initialize")) {
+        call(instance.export(config.initFunc()), config.initFunc());
+        lap(config, "call " + config.initFunc(), t0);
+      }
+      return ChicoryInstanceState.of(instance);
+    } finally {
+      if (wasi != null) {
+        wasi.close();
+      }
+    }
+  }
+
+  private static long lap(Wizer config, String what, long t0) {
+    long now = System.nanoTime();
+    config.log(String.format("%-40s %8.1f ms", what, (now - t0) / 1e6));
+    return now;
+  }
+
+  private static Function<Instance, Machine> machine(WasmModule module, Wizer config) {
+    Wizer.Engine engine = config.engine();
+    if (engine == Wizer.Engine.INTERPRETER) {
+      return null;
+    }
+    if (engine == Wizer.Engine.AUTO) {
+      return null;
+    }
+    try {
+      return MachineFactoryCompiler.compile(module);
+    } catch (RuntimeException e) {
+      throw new WizerException.InitFailed(
+          "the Chicory compiler cannot compile this module: " + e.getMessage(), e);
+    }
+  }
+
+  private static ExportFunction exportedFunction(Instance instance, String name) {
+    var exports = instance.module().exportSection();
+    for (int i = 0; i < exports.exportCount(); i++) {
+      var e = exports.getExport(i);
+      if (e.name().equals(name) && e.exportType() == ExternalType.FUNCTION) {
+        return instance.export(name);
+      }
+    }
+    return null;
+  }
+
+  private static void call(ExportFunction f, String name) {
+    try {
+      f.apply();
+    } catch (RuntimeException | StackOverflowError e) {
+      throw failure("the `" + name + "` function", e);
+    }
+  }
+
+  private static WizerException failure(String where, Throwable e) {
+    Throwable c = e;
+    while (c != null) {
+      if (c instanceof WizerException w) {
+        return new WizerException.InitFailed(where + " failed: " + w.getMessage(), e);
+      }
+      if (c instanceof WasiExitException x) {
+        return new WizerException.InitFailed(
+            where + " called WASI proc_exit(" + x.exitCode() + ") during initialization", e);
+      }
+      c = c.getCause() == c ? null : c.getCause();
+    }
+    if (e instanceof StackOverflowError) {
+      return new WizerException.InitFailed(where + " trapped: call stack exhausted", e);
+    }
+    String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    if (msg.startsWith("Machine doesn't recognize Instruction")) {
+      return new WizerException.InitFailed(
+          where
+              + " executed an instruction the Chicory interpreter does not support on this JVM ("
+              + msg.substring("Machine doesn't recognize ".length())
+              + "); SIMD needs Chicory's SIMD interpreter, which requires Java 21 or later",
+          e);
+    }
+    return new WizerException.InitFailed(where + " trapped: " + msg, e);
+  }
+
+  private static WasiPreview1 wasi(Wizer config) {
+    WasiOptions.Builder opts = WasiOptions.builder();
+    if (config.inheritStdio()) {
+      opts.inheritSystem();
+    }
+    if (config.inheritEnv()) {
+      System.getenv().entrySet().stream()
+          .sorted(Map.Entry.comparingByKey())
+          .forEach(e -> opts.withEnvironment(e.getKey(), e.getValue()));
+    }
+    for (Wizer.Dir d : config.dirs()) {
+      if (!Files.isDirectory(d.host())) {
+        throw new WizerException.InitFailed(
+            "directory `" + d.host() + "` (for guest path `" + d.guest() + "`) does not exist");
+      }
+      opts.withDirectory(d.guest(), d.host());
+    }
+    return WasiPreview1.builder().withOptions(opts.build()).build();
+  }
+
+  /**
+   * Links every function import of {@code module}: WASI first, then preloads, then a stub that
+   * traps naming the import. Other imports are left for Chicory to report as unlinkable.
+   */
+  private static ImportValues imports(
+      WasmModule module, WasiPreview1 wasi, Map<String, Instance> preloads) {
+    Map<String, HostFunction> wasiFns = new HashMap<>();
+    if (wasi != null) {
+      for (HostFunction f : wasi.toHostFunctions()) {
+        wasiFns.put(f.name(), f);
+      }
+    }
+    List<ImportFunction> fns = new ArrayList<>();
+    var section = module.importSection();
+    for (int i = 0; i < section.importCount(); i++) {
+      Import imp = section.getImport(i);
+      if (imp.importType() != ExternalType.FUNCTION) {
+        continue;
+      }
+      FunctionType type = module.typeSection().getType(((FunctionImport) imp).typeIndex());
+      String mod = imp.module();
+      String name = imp.name();
+      HostFunction wasiFn = WASI_MODULE.equals(mod) ? wasiFns.get(name) : null;
+      Instance pre = preloads.get(mod);
+      if (wasiFn != null && wasiFn.functionType().equals(type)) {
+        fns.add(wasiFn);
+      } else if (pre != null && exportedFunction(pre, name) != null) {
+        ExportFunction target = pre.export(name);
+        fns.add(new HostFunction(mod, name, type, (inst, args) -> target.apply(args)));
+      } else {
+        String why =
+            wasi == null && WASI_MODULE.equals(mod)
+                ? " (WASI is not allowed during initialization; pass --allow-wasi)"
+                : " (no --preload module provides it)";
+        fns.add(
+            new HostFunction(
+                mod,
+                name,
+                type,
+                (inst, args) -> {
+                  throw new WizerException(
+                      "called the import `" + mod + "." + name + "`, which is not available" + why);
+                }));
+      }
+    }
+    return ImportValues.builder().withFunctions(fns).build();
+  }
+}

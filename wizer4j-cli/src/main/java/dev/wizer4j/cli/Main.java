@@ -1,0 +1,443 @@
+package dev.wizer4j.cli;
+
+import dev.wizer4j.Wizer;
+import dev.wizer4j.WizerException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * The {@code wizer4j} command line: Wizer's options mapped onto {@link Wizer.Builder}. No logic
+ * lives here beyond reading the input, writing the output atomically and reporting errors.
+ */
+@Command(
+    name = "wizer4j",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    sortOptions = false,
+    usageHelpAutoWidth = true,
+    description = {
+      "Pre-initializes a WebAssembly module: runs its initialization function once and writes a"
+          + " new module whose globals and memories already hold the result.",
+      "Command-line compatible with Bytecode Alliance's Wizer; adds incremental snapshots"
+          + " (--keep-instrumentation, --instrumented)."
+    },
+    exitCodeOnInvalidInput = 2,
+    exitCodeOnExecutionException = 1)
+public final class Main implements Callable<Integer> {
+
+  @Parameters(
+      index = "0",
+      arity = "0..1",
+      paramLabel = "INPUT",
+      description = "Input module (binary .wasm; .wat needs wabt's wat2wasm). '-' or omitted: stdin.")
+  String input;
+
+  @Option(
+      names = "-o",
+      paramLabel = "OUTPUT",
+      description = "Output file. Omitted: stdout. Written atomically: on failure it is untouched.")
+  String output;
+
+  @Option(
+      names = {"-f", "--init-func"},
+      paramLabel = "NAME",
+      defaultValue = Wizer.DEFAULT_INIT_FUNC,
+      description = "The export to call to initialize the module (default: ${DEFAULT-VALUE}).")
+  String initFunc;
+
+  @Option(
+      names = {"-r", "--rename-func", "--func-rename"},
+      paramLabel = "DST=SRC",
+      description = "Export function SRC as DST in the output, replacing any DST. Repeatable.")
+  List<String> renames = new ArrayList<>();
+
+  @Option(
+      names = "--keep-init-func",
+      arity = "0..1",
+      fallbackValue = "true",
+      paramLabel = "true|false",
+      description = "Keep the init function's export in the output (default: false).")
+  boolean keepInitFunc;
+
+  @Option(
+      names = "--allow-wasi",
+      description = "Link real WASI preview1 during initialization (default: imports trap).")
+  boolean allowWasi;
+
+  @Option(
+      names = "--inherit-stdio",
+      arity = "0..1",
+      fallbackValue = "true",
+      defaultValue = "true",
+      paramLabel = "true|false",
+      description = "With WASI, give the guest this process's stdio (default: true).")
+  boolean inheritStdio;
+
+  @Option(
+      names = "--inherit-env",
+      arity = "0..1",
+      fallbackValue = "true",
+      defaultValue = "false",
+      paramLabel = "true|false",
+      description = "With WASI, give the guest this process's environment (default: false).")
+  boolean inheritEnv;
+
+  @Option(
+      names = "--dir",
+      paramLabel = "DIR",
+      description = "With WASI, make DIR visible to the guest under the same path. Repeatable.")
+  List<String> dirs = new ArrayList<>();
+
+  @Option(
+      names = "--mapdir",
+      paramLabel = "GUEST::HOST",
+      description = "With WASI, make host directory HOST visible as GUEST. Repeatable.")
+  List<String> mapDirs = new ArrayList<>();
+
+  @Option(
+      names = "--preload",
+      paramLabel = "NAME=FILE",
+      description =
+          "Instantiate FILE (.wasm or .wat) first; its exports satisfy imports from module NAME."
+              + " It is not snapshotted. Repeatable.")
+  List<String> preloads = new ArrayList<>();
+
+  @Option(
+      names = "--keep-instrumentation",
+      description =
+          "Keep the __wizer_global_N / __wizer_memory_N exports so the output can be"
+              + " snapshotted again (with --instrumented).")
+  boolean keepInstrumentation;
+
+  @Option(
+      names = "--instrumented",
+      description =
+          "The input already carries canonical instrumentation (an output of"
+              + " --keep-instrumentation); the init function advances its state.")
+  boolean instrumented;
+
+  @Option(
+      names = "--engine",
+      paramLabel = "auto|interpreter|compiler",
+      defaultValue = "auto",
+      description =
+          "How Chicory runs the init code: its interpreter, or its compiler to JVM bytecode"
+              + " (default: ${DEFAULT-VALUE}).")
+  String engine;
+
+  @Option(
+      names = {"-v", "--verbose"},
+      description = "Print the time of each stage to stderr.")
+  boolean verbose;
+
+  @Option(names = "--stack-trace", description = "Print the stack trace of a failure.")
+  boolean stackTrace;
+
+  // Wizer's feature switches. wizer4j validates with every feature Chicory supports enabled, so
+  // these are accepted for compatibility and do not change the result.
+  @Option(names = "--wasm-multi-memory", arity = "0..1", fallbackValue = "true", hidden = true)
+  Boolean wasmMultiMemory;
+
+  @Option(names = "--wasm-multi-value", arity = "0..1", fallbackValue = "true", hidden = true)
+  Boolean wasmMultiValue;
+
+  @Option(names = "--wasm-bulk-memory", arity = "0..1", fallbackValue = "true", hidden = true)
+  Boolean wasmBulkMemory;
+
+  @Option(names = "--wasm-simd", arity = "0..1", fallbackValue = "true", hidden = true)
+  Boolean wasmSimd;
+
+  @Option(names = "--wasm-relaxed-simd", arity = "0..1", fallbackValue = "true", hidden = true)
+  Boolean wasmRelaxedSimd;
+
+  @Option(names = "--wasm-reference-types", arity = "0..1", fallbackValue = "true", hidden = true)
+  Boolean wasmReferenceTypes;
+
+  @Option(
+      names = "--relaxed-simd-deterministic",
+      arity = "0..1",
+      fallbackValue = "true",
+      hidden = true)
+  Boolean relaxedSimdDeterministic;
+
+  private final PrintStream stdout;
+  private final PrintStream stderr;
+
+  Main(PrintStream stdout, PrintStream stderr) {
+    this.stdout = stdout;
+    this.stderr = stderr;
+  }
+
+  public static void main(String[] args) {
+    // The module digest Chicory computes by default is never used here; skip its cost.
+    if (System.getProperty("com.dylibso.chicory.wasm.Parser.DIGEST_ALGORITHM") == null) {
+      System.setProperty("com.dylibso.chicory.wasm.Parser.DIGEST_ALGORITHM", "none");
+    }
+    PrintStream realOut = System.out;
+    // Guest output must never mix with a module written to stdout.
+    System.setOut(System.err);
+    int code = run(args, realOut, System.err);
+    realOut.flush();
+    System.exit(code);
+  }
+
+  static int run(String[] args, PrintStream stdout, PrintStream stderr) {
+    Main main = new Main(stdout, stderr);
+    CommandLine cl = new CommandLine(main);
+    cl.setErr(new java.io.PrintWriter(stderr, true));
+    cl.setUsageHelpLongOptionsMaxWidth(32);
+    cl.setExecutionExceptionHandler(
+        (ex, cmd, parsed) -> {
+          main.report(ex);
+          return 1;
+        });
+    cl.setParameterExceptionHandler(
+        (ex, a) -> {
+          stderr.println("error: " + ex.getMessage());
+          stderr.println("Try 'wizer4j --help' for more information.");
+          return 2;
+        });
+    cl.setOut(new java.io.PrintWriter(stdout, true));
+    return cl.execute(args);
+  }
+
+  private void report(Exception ex) {
+    String msg = ex.getMessage() == null ? ex.getClass().getName() : ex.getMessage();
+    if (ex instanceof WizerException || ex instanceof IllegalArgumentException || ex instanceof CliException) {
+      stderr.println("error: " + msg);
+    } else if (ex instanceof IOException) {
+      stderr.println("error: " + msg);
+    } else {
+      stderr.println("error: internal error: " + ex);
+    }
+    if (stackTrace) {
+      ex.printStackTrace(stderr);
+    }
+  }
+
+  /** A user error found by the command line itself. */
+  static final class CliException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    CliException(String message) {
+      super(message);
+    }
+  }
+
+  @Override
+  public Integer call() throws IOException {
+    long start = System.nanoTime();
+    Wizer.Builder b =
+        Wizer.builder()
+            .initFunc(initFunc)
+            .keepInitFunc(keepInitFunc)
+            .keepInstrumentation(keepInstrumentation)
+            .instrumentedInput(instrumented)
+            .allowWasi(allowWasi)
+            .inheritStdio(inheritStdio)
+            .inheritEnv(inheritEnv)
+            .engine(parseEngine(engine));
+    for (String r : renames) {
+      int eq = r.indexOf('=');
+      if (eq < 0) {
+        throw new CliException(
+            "invalid value '" + r + "' for '--rename-func <DST=SRC>': must contain exactly one '='");
+      }
+      b.renameFunc(r.substring(0, eq), r.substring(eq + 1));
+    }
+    for (String d : dirs) {
+      b.dir(d);
+    }
+    for (String m : mapDirs) {
+      int sep = m.indexOf("::");
+      String guest = sep < 0 ? m : m.substring(0, sep);
+      String host = sep < 0 ? m : m.substring(sep + 2);
+      b.mapDir(guest, Path.of(host));
+    }
+    for (String p : preloads) {
+      int eq = p.indexOf('=');
+      if (eq <= 0) {
+        throw new CliException(
+            "bad --preload option: '" + p + "' (must be of the form NAME=FILE)");
+      }
+      b.preload(p.substring(0, eq), readModule(Path.of(p.substring(eq + 1)), "preload module"));
+    }
+    if (verbose) {
+      b.log(line -> stderr.println("wizer4j: " + line));
+    }
+    Wizer wizer = b.build();
+
+    byte[] wasm;
+    if (input == null || input.equals("-")) {
+      wasm = toBinary(System.in.readAllBytes(), "<stdin>");
+    } else {
+      wasm = readModule(Path.of(input), "input");
+    }
+    if (verbose) {
+      stderr.printf(
+          Locale.ROOT,
+          "wizer4j: read %s (%d bytes)%n",
+          input == null ? "<stdin>" : input,
+          wasm.length);
+    }
+    byte[] out = wizer.run(wasm);
+    if (output == null || output.equals("-")) {
+      stdout.write(out);
+      stdout.flush();
+    } else {
+      writeAtomically(Path.of(output), out);
+    }
+    if (verbose) {
+      stderr.printf(
+          Locale.ROOT,
+          "wizer4j: wrote %s (%d bytes) in %.1f ms%n",
+          output == null ? "<stdout>" : output,
+          out.length,
+          (System.nanoTime() - start) / 1e6);
+    }
+    return 0;
+  }
+
+  private static Wizer.Engine parseEngine(String s) {
+    try {
+      return Wizer.Engine.valueOf(s.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new CliException(
+          "invalid value '" + s + "' for '--engine': expected auto, interpreter or compiler");
+    }
+  }
+
+  /** Writes to a temporary file beside {@code target}, then moves it into place. */
+  static void writeAtomically(Path target, byte[] bytes) throws IOException {
+    Path abs = target.toAbsolutePath();
+    Path dir = abs.getParent();
+    if (dir == null || !Files.isDirectory(dir)) {
+      throw new CliException("cannot write " + target + ": directory " + dir + " does not exist");
+    }
+    Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+    try {
+      Files.write(tmp, bytes);
+      keepOrDefaultPermissions(abs, tmp);
+      try {
+        Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+      }
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  /** Temporary files are private; the output gets the old file's mode, or rw-r--r--. */
+  private static void keepOrDefaultPermissions(Path target, Path tmp) throws IOException {
+    if (!tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+      return;
+    }
+    Set<PosixFilePermission> perms =
+        Files.exists(target)
+            ? Files.getPosixFilePermissions(target)
+            : PosixFilePermissions.fromString("rw-r--r--");
+    Files.setPosixFilePermissions(tmp, perms);
+  }
+
+  static byte[] readModule(Path path, String what) throws IOException {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(path);
+    } catch (NoSuchFileException e) {
+      throw new CliException("cannot read " + what + " " + path + ": no such file");
+    } catch (IOException e) {
+      throw new CliException("cannot read " + what + " " + path + ": " + e.getMessage());
+    }
+    return toBinary(bytes, path.toString());
+  }
+
+  /** Binary modules pass through; WAT text is converted with wabt's wat2wasm if installed. */
+  static byte[] toBinary(byte[] bytes, String name) throws IOException {
+    if (bytes.length >= 4 && bytes[0] == 0 && bytes[1] == 'a' && bytes[2] == 's' && bytes[3] == 'm') {
+      return bytes;
+    }
+    if (!looksLikeText(bytes)) {
+      return bytes; // let the parser report what is wrong, with its offset
+    }
+    Path tmpIn = Files.createTempFile("wizer4j-", ".wat");
+    Path tmpOut = Files.createTempFile("wizer4j-", ".wasm");
+    try {
+      Files.write(tmpIn, bytes);
+      Process p;
+      try {
+        p =
+            new ProcessBuilder(
+                    "wat2wasm",
+                    "--enable-all",
+                    tmpIn.toString(),
+                    "-o",
+                    tmpOut.toString())
+                .redirectErrorStream(true)
+                .start();
+      } catch (IOException e) {
+        throw new CliException(
+            name
+                + " is WebAssembly text (WAT); converting it needs wabt's `wat2wasm` on the PATH"
+                + " (apt-get install wabt), or pass a binary .wasm module");
+      }
+      byte[] log;
+      try (InputStream in = p.getInputStream()) {
+        log = in.readAllBytes();
+      }
+      boolean done;
+      try {
+        done = p.waitFor(60, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new CliException("interrupted while converting " + name);
+      }
+      if (!done || p.exitValue() != 0) {
+        String text = new String(log, java.nio.charset.StandardCharsets.UTF_8).trim();
+        text = text.replace(tmpIn.toString(), name);
+        throw new CliException("cannot convert WAT " + name + ": " + text);
+      }
+      return Files.readAllBytes(tmpOut);
+    } finally {
+      Files.deleteIfExists(tmpIn);
+      Files.deleteIfExists(tmpOut);
+    }
+  }
+
+  private static boolean looksLikeText(byte[] b) {
+    int n = Math.min(b.length, 512);
+    for (int i = 0; i < n; i++) {
+      int c = b[i] & 0xff;
+      if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+        return c == '(' || c == ';';
+      }
+    }
+    return false;
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"wizer4j " + (v == null ? "dev" : v)};
+    }
+  }
+}

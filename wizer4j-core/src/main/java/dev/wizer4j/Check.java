@@ -1,0 +1,197 @@
+package dev.wizer4j;
+
+import com.dylibso.chicory.wasm.WasmModule;
+import com.dylibso.chicory.wasm.types.AnnotatedInstruction;
+import com.dylibso.chicory.wasm.types.ExternalType;
+import com.dylibso.chicory.wasm.types.FunctionBody;
+import com.dylibso.chicory.wasm.types.FunctionImport;
+import com.dylibso.chicory.wasm.types.FunctionType;
+import com.dylibso.chicory.wasm.types.Import;
+import com.dylibso.chicory.wasm.types.OpCode;
+import dev.wizer4j.ModuleContext.Export;
+import dev.wizer4j.ModuleContext.GlobalDef;
+import dev.wizer4j.ModuleContext.MemoryDef;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What cannot be snapshotted. A snapshot records globals and memories only, so anything whose
+ * effect would live elsewhere (tables, dropped segments, GC objects, imported state) is rejected
+ * up front, with the instruction or import named.
+ */
+final class Check {
+  private Check() {}
+
+  static void imports(List<String> unsupported) {
+    if (!unsupported.isEmpty()) {
+      String first = unsupported.get(0);
+      String kind = first.substring(0, first.indexOf(' '));
+      throw new WizerException.Unsupported(
+          "imported "
+              + (kind.equals("memory") ? "memories" : kind + "s")
+              + " are not supported: "
+              + first.substring(first.indexOf(' ') + 1)
+              + " (the snapshot cannot capture state that lives outside the module)");
+    }
+  }
+
+  /**
+   * Rejects table and segment mutations and GC mutations anywhere in the code (whether or not
+   * the init function reaches them: tables are not snapshotted, and dropped segments cannot be
+   * observed). Returns the highest data segment index named by a {@code memory.init}, or -1.
+   */
+  static int code(WasmModule module, int importedFunctions) {
+    FunctionBody[] bodies = module.codeSection().functionBodies();
+    int maxMemoryInit = -1;
+    for (int f = 0; f < bodies.length; f++) {
+      for (AnnotatedInstruction ins : bodies[f].instructions()) {
+        OpCode op = ins.opcode();
+        String name = unsupportedName(op);
+        if (name != null) {
+          throw new WizerException.Unsupported(
+              String.format(
+                  "unsupported `%s` instruction in function %d (at offset 0x%x): %s",
+                  name, importedFunctions + f, ins.address(), reason(op)));
+        }
+        if (op == OpCode.MEMORY_INIT) {
+          maxMemoryInit = (int) Math.max(maxMemoryInit, ins.operand(0));
+        }
+      }
+    }
+    return maxMemoryInit;
+  }
+
+  private static String unsupportedName(OpCode op) {
+    return switch (op) {
+      case TABLE_COPY -> "table.copy";
+      case TABLE_INIT -> "table.init";
+      case TABLE_SET -> "table.set";
+      case TABLE_GROW -> "table.grow";
+      case TABLE_FILL -> "table.fill";
+      case ELEM_DROP -> "elem.drop";
+      case DATA_DROP -> "data.drop";
+      case STRUCT_SET -> "struct.set";
+      case ARRAY_SET -> "array.set";
+      case ARRAY_FILL -> "array.fill";
+      case ARRAY_COPY -> "array.copy";
+      case ARRAY_INIT_DATA -> "array.init_data";
+      case ARRAY_INIT_ELEM -> "array.init_elem";
+      default -> null;
+    };
+  }
+
+  private static String reason(OpCode op) {
+    return switch (op) {
+      case ELEM_DROP, DATA_DROP -> "which segments were dropped cannot be snapshotted";
+      case STRUCT_SET, ARRAY_SET, ARRAY_FILL, ARRAY_COPY, ARRAY_INIT_DATA, ARRAY_INIT_ELEM ->
+          "GC objects cannot be snapshotted";
+      default -> "table contents cannot be snapshotted";
+    };
+  }
+
+  static void globals(List<GlobalDef> globals) {
+    for (GlobalDef g : globals) {
+      if (g.mutable() && g.type() == null) {
+        throw new WizerException.Unsupported(
+            "unsupported mutable global "
+                + g.index()
+                + " of reference type: references cannot be snapshotted");
+      }
+    }
+  }
+
+  /**
+   * An instrumented input must carry exactly the canonical instrumentation: each defined mutable
+   * global exported as {@code __wizer_global_<index>}, each defined memory as {@code
+   * __wizer_memory_<index>}, and no other {@code __wizer_*} export.
+   */
+  static void canonicalInstrumentation(
+      List<Export> instrumentation, List<GlobalDef> globals, List<MemoryDef> memories) {
+    Map<String, Export> expected = new TreeMap<>();
+    for (GlobalDef g : globals) {
+      if (g.mutable()) {
+        String name = ModuleContext.GLOBAL_PREFIX + g.index();
+        expected.put(name, new Export(name, ModuleContext.KIND_GLOBAL, g.index()));
+      }
+    }
+    for (MemoryDef m : memories) {
+      String name = ModuleContext.MEMORY_PREFIX + m.index();
+      expected.put(name, new Export(name, ModuleContext.KIND_MEMORY, m.index()));
+    }
+    Map<String, Export> found = new HashMap<>();
+    for (Export e : instrumentation) {
+      Export want = expected.get(e.name());
+      if (want == null) {
+        throw new WizerException.Unsupported(
+            "instrumented input has a non-canonical export `"
+                + e.name()
+                + "` ("
+                + ModuleContext.kindName(e.kind())
+                + " "
+                + e.index()
+                + "): only `__wizer_global_<i>` for each defined mutable global i and"
+                + " `__wizer_memory_<j>` for each defined memory j are allowed");
+      }
+      if (want.kind() != e.kind() || want.index() != e.index()) {
+        throw new WizerException.Unsupported(
+            "instrumented input has a non-canonical export `"
+                + e.name()
+                + "`: it points at "
+                + ModuleContext.kindName(e.kind())
+                + " "
+                + e.index()
+                + ", expected "
+                + ModuleContext.kindName(want.kind())
+                + " "
+                + want.index());
+      }
+      found.put(e.name(), e);
+    }
+    for (String name : expected.keySet()) {
+      if (!found.containsKey(name)) {
+        throw new WizerException.Unsupported(
+            "instrumented input is missing the instrumentation export `" + name + "`");
+      }
+    }
+  }
+
+  /** The init function must be an exported function of type {@code [] -> []}. */
+  static void initFunc(ModuleContext cx, String name) {
+    ModuleContext.Export e = cx.findExport(name);
+    if (e == null) {
+      throw new WizerException.InitFailed("the module does not have a `" + name + "` export");
+    }
+    if (e.kind() != ModuleContext.KIND_FUNC) {
+      throw new WizerException.InitFailed(
+          "the module's `" + name + "` export is not a function but a " + ModuleContext.kindName(e.kind()));
+    }
+    FunctionType type = functionType(cx.module, e.index());
+    if (!type.params().isEmpty() || !type.returns().isEmpty()) {
+      throw new WizerException.InitFailed(
+          "the module's `" + name + "` function export does not have type `[] -> []` but " + type);
+    }
+  }
+
+  static FunctionType functionType(WasmModule module, int funcIndex) {
+    int imported = module.importSection().count(ExternalType.FUNCTION);
+    int typeIndex;
+    if (funcIndex < imported) {
+      int seen = 0;
+      typeIndex = -1;
+      for (int i = 0; i < module.importSection().importCount(); i++) {
+        Import imp = module.importSection().getImport(i);
+        if (imp.importType() == ExternalType.FUNCTION) {
+          if (seen++ == funcIndex) {
+            typeIndex = ((FunctionImport) imp).typeIndex();
+            break;
+          }
+        }
+      }
+    } else {
+      typeIndex = module.functionSection().getFunctionType(funcIndex - imported);
+    }
+    return module.typeSection().getType(typeIndex);
+  }
+}

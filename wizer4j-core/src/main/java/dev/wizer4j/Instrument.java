@@ -1,0 +1,94 @@
+package dev.wizer4j;
+
+import dev.wizer4j.ModuleContext.GlobalDef;
+import dev.wizer4j.ModuleContext.MemoryDef;
+import dev.wizer4j.ModuleContext.Section;
+
+/**
+ * The instrumentation pass: exports every defined mutable global and every defined memory under
+ * a canonical name, so that any runtime can hand their values to the snapshotter. Only the export
+ * section changes; every other section is copied byte for byte, so code offsets (and the DWARF
+ * that refers to them) stay valid.
+ *
+ * <pre>{@code
+ * (module                                  (module
+ *   (memory 1)                               (memory 1)
+ *   (global (mut i32) (i32.const 0))   =>    (global (mut i32) (i32.const 0))
+ *   (global i32 (i32.const 7))               (global i32 (i32.const 7))
+ *   (export "run" (func 0)) ...)             (export "run" (func 0))
+ *                                            (export "__wizer_global_0" (global 0))
+ *                                            (export "__wizer_memory_0" (memory 0)) ...)
+ * }</pre>
+ */
+final class Instrument {
+  private Instrument() {}
+
+  static byte[] instrument(ModuleContext cx) {
+    if (cx.instrumented) {
+      return cx.bytes.clone();
+    }
+    byte[] in = cx.bytes;
+    ByteSink out = new ByteSink(in.length + 64);
+    out.bytes(in, 0, 8);
+    boolean written = false;
+    for (Section s : cx.sections) {
+      if (s.id() == Parse.EXPORT) {
+        writeExports(cx, out);
+        written = true;
+        continue;
+      }
+      if (!written && Rewrite.comesAfterExports(s.id())) {
+        writeExports(cx, out);
+        written = true;
+      }
+      out.bytes(in, s.start(), s.end() - s.start());
+    }
+    if (!written) {
+      writeExports(cx, out);
+    }
+    return out.toByteArray();
+  }
+
+  private static void writeExports(ModuleContext cx, ByteSink out) {
+    ByteSink body = new ByteSink(64);
+    int count = cx.exports.size();
+    for (GlobalDef g : cx.globals) {
+      if (g.mutable()) {
+        count++;
+      }
+    }
+    count += cx.memories.size();
+    body.u32(count);
+    for (ModuleContext.Export e : cx.exports) {
+      body.name(e.name()).u8(e.kind()).u32(e.index());
+    }
+    appendCanonical(cx, body);
+    out.section(Parse.EXPORT, body);
+  }
+
+  /** Writes the canonical instrumentation exports: mutable globals, then memories, by index. */
+  static void appendCanonical(ModuleContext cx, ByteSink body) {
+    for (GlobalDef g : cx.globals) {
+      if (g.mutable()) {
+        body.name(ModuleContext.GLOBAL_PREFIX + g.index())
+            .u8(ModuleContext.KIND_GLOBAL)
+            .u32(g.index());
+      }
+    }
+    for (MemoryDef m : cx.memories) {
+      body.name(ModuleContext.MEMORY_PREFIX + m.index())
+          .u8(ModuleContext.KIND_MEMORY)
+          .u32(m.index());
+    }
+  }
+
+  static int canonicalCount(ModuleContext cx) {
+    int n = cx.memories.size();
+    for (GlobalDef g : cx.globals) {
+      if (g.mutable()) {
+        n++;
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,233 @@
+package dev.wizer4j;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.RecursiveTask;
+
+/**
+ * Finds the non-zero regions of a memory, the data segments of a snapshot.
+ *
+ * <p>Two regions separated by at most {@link #MERGE_GAP} zero bytes become one segment: a new
+ * active segment costs at least that much (flags, an {@code i32.const} opcode and its offset, the
+ * {@code end} opcode and a length), so keeping the zeros is never larger. Then, if there are more
+ * than {@link #MAX_DATA_SEGMENTS} segments, the ones separated by the smallest gaps are merged
+ * until the limit holds.
+ */
+final class MemoryScan {
+  /**
+   * Engines limit how many data segments a module may have (wasmtime and V8 allow 100,000);
+   * staying at a tenth of that leaves room for the module's own segments and for other engines.
+   */
+  static final int MAX_DATA_SEGMENTS = 10_000;
+
+  /**
+   * The smallest encoding of an extra active segment in memory 0 is 4 bytes beyond its data in
+   * the most compact case counted by Wizer (flags, opcode, 1-byte offset, length; the `end` byte
+   * makes 5). Gaps up to 4 zero bytes are merged: that is what Wizer does, and it keeps our
+   * output byte-for-byte comparable with it.
+   */
+  static final int MERGE_GAP = 4;
+
+  /** Memories at least this large are scanned in parallel slices. */
+  private static final long PARALLEL_THRESHOLD = 8L << 20;
+
+  private static final int ZEROS_LEN = 4096;
+  private static final byte[] ZEROS = new byte[ZEROS_LEN];
+
+  private static final VarHandle LONGS =
+      MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+  private static final long ONES = 0x0101010101010101L;
+  private static final long HIGHS = 0x8080808080808080L;
+
+  private MemoryScan() {}
+
+  /** A region {@code [start, end)} of memory {@code memory} (an ordinal of defined memories). */
+  record Range(int memory, long start, long end) {}
+
+  /** The non-zero runs of one memory as start/end pairs, already merged across small gaps. */
+  static final class Ranges {
+    long[] pairs = new long[32];
+    int count;
+
+    void add(long start, long end) {
+      if (count > 0 && start - pairs[2 * count - 1] <= MERGE_GAP) {
+        pairs[2 * count - 1] = end;
+        return;
+      }
+      if (2 * count + 2 > pairs.length) {
+        pairs = Arrays.copyOf(pairs, pairs.length * 2);
+      }
+      pairs[2 * count] = start;
+      pairs[2 * count + 1] = end;
+      count++;
+    }
+
+    void addAll(Ranges other) {
+      for (int i = 0; i < other.count; i++) {
+        add(other.pairs[2 * i], other.pairs[2 * i + 1]);
+      }
+    }
+
+    int size() {
+      return count;
+    }
+  }
+
+  static Ranges nonZeroRanges(MemoryImage image) {
+    long len = image.byteLength();
+    if (len < PARALLEL_THRESHOLD || ForkJoinPool.getCommonPoolParallelism() < 2) {
+      Ranges out = new Ranges();
+      scan(image, 0, len, out);
+      return out;
+    }
+    return ForkJoinPool.commonPool().invoke(new Slice(image, 0, len));
+  }
+
+  /** Scans halves in parallel, then joins them; joining applies the same gap rule. */
+  private static final class Slice extends RecursiveTask<Ranges> {
+    private static final long serialVersionUID = 1L;
+    private final transient MemoryImage image;
+    private final long from;
+    private final long to;
+
+    Slice(MemoryImage image, long from, long to) {
+      this.image = image;
+      this.from = from;
+      this.to = to;
+    }
+
+    @Override
+    protected Ranges compute() {
+      if (to - from <= PARALLEL_THRESHOLD / 2) {
+        Ranges out = new Ranges();
+        scan(image, from, to, out);
+        return out;
+      }
+      long mid = from + ((to - from) / 2 & ~0xffffL);
+      Slice right = new Slice(image, mid, to);
+      right.fork();
+      Ranges left = new Slice(image, from, mid).compute();
+      left.addAll(right.join());
+      return left;
+    }
+  }
+
+  /** Appends the non-zero runs of {@code [from, to)}; a run never extends past {@code to}. */
+  static void scan(MemoryImage image, long from, long to, Ranges out) {
+    long pos = from;
+    while (pos < to) {
+      long start = nextNonZero(image, pos, to);
+      if (start >= to) {
+        return;
+      }
+      long end = nextZero(image, start, to);
+      out.add(start, end);
+      pos = end;
+    }
+  }
+
+  /** First address in {@code [pos, to)} holding a non-zero byte, or {@code to}. */
+  static long nextNonZero(MemoryImage image, long pos, long to) {
+    int cs = image.chunkSize();
+    while (pos < to) {
+      int c = (int) (pos / cs);
+      byte[] chunk = image.chunk(c);
+      int off = (int) (pos - (long) c * cs);
+      int lim = (int) Math.min(image.chunkLength(c), to - (long) c * cs);
+      while (off < lim) {
+        int n = Math.min(ZEROS_LEN, lim - off);
+        int mm = Arrays.mismatch(chunk, off, off + n, ZEROS, 0, n);
+        if (mm >= 0) {
+          return (long) c * cs + off + mm;
+        }
+        off += n;
+      }
+      pos = (long) c * cs + lim;
+    }
+    return to;
+  }
+
+  /** First address in {@code [pos, to)} holding a zero byte, or {@code to}. */
+  static long nextZero(MemoryImage image, long pos, long to) {
+    int cs = image.chunkSize();
+    while (pos < to) {
+      int c = (int) (pos / cs);
+      byte[] chunk = image.chunk(c);
+      int off = (int) (pos - (long) c * cs);
+      int lim = (int) Math.min(image.chunkLength(c), to - (long) c * cs);
+      while (off + 8 <= lim) {
+        long v = (long) LONGS.get(chunk, off);
+        long zeros = (v - ONES) & ~v & HIGHS;
+        if (zeros != 0) {
+          // The lowest flagged byte is exact: false positives only appear above a real zero.
+          return (long) c * cs + off + (Long.numberOfTrailingZeros(zeros) >>> 3);
+        }
+        off += 8;
+      }
+      while (off < lim) {
+        if (chunk[off] == 0) {
+          return (long) c * cs + off;
+        }
+        off++;
+      }
+      pos = (long) c * cs + lim;
+    }
+    return to;
+  }
+
+  /**
+   * Flattens the per-memory ranges and, if there are more than {@link #MAX_DATA_SEGMENTS},
+   * merges neighbours in the same memory across the smallest gaps first (ties: lowest address
+   * first, so the result is deterministic).
+   */
+  static List<Range> capSegments(List<Ranges> perMemory) {
+    int total = 0;
+    for (Ranges r : perMemory) {
+      total += r.size();
+    }
+    int excess = total - MAX_DATA_SEGMENTS;
+    boolean[] mergeWithNext = null;
+    if (excess > 0) {
+      // Candidate gaps, encoded as (gap << 32 | flat index) and sorted.
+      long[] gaps = new long[total];
+      int n = 0;
+      int flat = 0;
+      for (Ranges r : perMemory) {
+        for (int i = 0; i < r.size(); i++, flat++) {
+          if (i + 1 < r.size()) {
+            long gap = r.pairs[2 * i + 2] - r.pairs[2 * i + 1];
+            if (gap < (1L << 31)) {
+              gaps[n++] = gap << 32 | flat;
+            }
+          }
+        }
+      }
+      Arrays.sort(gaps, 0, n);
+      mergeWithNext = new boolean[total];
+      for (int i = 0; i < Math.min(excess, n); i++) {
+        mergeWithNext[(int) gaps[i]] = true;
+      }
+    }
+    List<Range> out = new ArrayList<>(Math.min(total, MAX_DATA_SEGMENTS));
+    int flat = 0;
+    for (int m = 0; m < perMemory.size(); m++) {
+      Ranges r = perMemory.get(m);
+      int i = 0;
+      while (i < r.size()) {
+        long start = r.pairs[2 * i];
+        while (mergeWithNext != null && mergeWithNext[flat + i]) {
+          i++;
+        }
+        out.add(new Range(m, start, r.pairs[2 * i + 1]));
+        i++;
+      }
+      flat += r.size();
+    }
+    return out;
+  }
+}

@@ -1,0 +1,149 @@
+package dev.wizer4j;
+
+import com.dylibso.chicory.wasm.WasmModule;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A validated input module, indexed for the later passes: its sections as {@code (id, offset,
+ * length)} views over the input bytes, plus the few entries that the rewrite changes (globals,
+ * memories, exports, data segments) decoded with their byte ranges. Obtain one with {@link
+ * Wizer#instrument(byte[])} or {@link Wizer#parseInstrumented(byte[])}.
+ */
+public final class ModuleContext {
+  static final String GLOBAL_PREFIX = "__wizer_global_";
+  static final String MEMORY_PREFIX = "__wizer_memory_";
+  static final String WIZER_PREFIX = "__wizer_";
+
+  /** A section: the offset of its id byte, and its payload's offset and length. */
+  record Section(int id, int start, int offset, int length) {
+    int end() {
+      return offset + length;
+    }
+  }
+
+  /** A defined global; {@code type} is null for reference types. Byte ranges are absolute. */
+  record GlobalDef(
+      int index, GlobalValue.Type type, boolean mutable, int typeStart, int exprStart, int end) {}
+
+  /** A defined memory's limits, as encoded. */
+  record MemoryDef(int index, int flags, long min, long max, long pageSizeLog2) {
+    boolean hasMax() {
+      return (flags & 1) != 0;
+    }
+  }
+
+  record Export(String name, int kind, int index) {}
+
+  /** A data segment entry; {@code start..end} covers the whole entry, flags included. */
+  record DataSegment(boolean active, int memoryIndex, int start, int end) {}
+
+  static final int KIND_FUNC = 0;
+  static final int KIND_TABLE = 1;
+  static final int KIND_MEMORY = 2;
+  static final int KIND_GLOBAL = 3;
+  static final int KIND_TAG = 4;
+
+  static String kindName(int kind) {
+    return switch (kind) {
+      case KIND_FUNC -> "function";
+      case KIND_TABLE -> "table";
+      case KIND_MEMORY -> "memory";
+      case KIND_GLOBAL -> "global";
+      case KIND_TAG -> "tag";
+      default -> "kind " + kind;
+    };
+  }
+
+  final byte[] bytes;
+  final List<Section> sections;
+  final WasmModule module;
+  final boolean instrumented;
+  final int importedFunctions;
+  final List<GlobalDef> globals;
+  final List<MemoryDef> memories;
+  /** The exports, without any {@code __wizer_*} instrumentation exports. */
+  final List<Export> exports;
+  final List<DataSegment> dataSegments;
+  /**
+   * Index of the first data segment that an earlier snapshot appended (never referenced by
+   * code, so a new snapshot replaces it); equals {@code dataSegments.size()} when there is none.
+   */
+  final int snapshotSegmentsStart;
+
+  ModuleContext(
+      byte[] bytes,
+      List<Section> sections,
+      WasmModule module,
+      boolean instrumented,
+      int importedFunctions,
+      List<GlobalDef> globals,
+      List<MemoryDef> memories,
+      List<Export> exports,
+      List<DataSegment> dataSegments,
+      int snapshotSegmentsStart) {
+    this.bytes = bytes;
+    this.sections = List.copyOf(sections);
+    this.module = module;
+    this.instrumented = instrumented;
+    this.importedFunctions = importedFunctions;
+    this.globals = List.copyOf(globals);
+    this.memories = List.copyOf(memories);
+    this.exports = List.copyOf(exports);
+    this.dataSegments = List.copyOf(dataSegments);
+    this.snapshotSegmentsStart = snapshotSegmentsStart;
+  }
+
+  /** The parsed and validated module, for a runtime to instantiate without parsing it again. */
+  public WasmModule wasmModule() {
+    return module;
+  }
+
+  /** Whether the input already carried the canonical instrumentation exports. */
+  public boolean instrumented() {
+    return instrumented;
+  }
+
+  /** Size of the input module in bytes. */
+  public int inputSize() {
+    return bytes.length;
+  }
+
+  /** The export names, in order, of the input (instrumentation exports left out). */
+  public List<String> exportNames() {
+    List<String> names = new ArrayList<>(exports.size());
+    for (Export e : exports) {
+      names.add(e.name());
+    }
+    return names;
+  }
+
+  /** The canonical instrumentation export names of the mutable globals, by ascending index. */
+  public List<String> globalExportNames() {
+    List<String> names = new ArrayList<>();
+    for (GlobalDef g : globals) {
+      if (g.mutable()) {
+        names.add(GLOBAL_PREFIX + g.index());
+      }
+    }
+    return names;
+  }
+
+  /** The canonical instrumentation export names of the defined memories, by ascending index. */
+  public List<String> memoryExportNames() {
+    List<String> names = new ArrayList<>();
+    for (MemoryDef m : memories) {
+      names.add(MEMORY_PREFIX + m.index());
+    }
+    return names;
+  }
+
+  Export findExport(String name) {
+    for (Export e : exports) {
+      if (e.name().equals(name)) {
+        return e;
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,95 @@
+package dev.wizer4j;
+
+import dev.wizer4j.ModuleContext.GlobalDef;
+import dev.wizer4j.ModuleContext.MemoryDef;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The state of an instance after initialization: the value of every defined mutable global, the
+ * size of every defined memory, and the non-zero regions of memory as data segments.
+ *
+ * @param globals values of the defined mutable globals, by ascending global index
+ * @param memoryPages post-init size in pages of each defined memory
+ * @param segments non-zero regions, sorted by memory then offset
+ */
+record Snapshot(List<GlobalValue> globals, long[] memoryPages, List<Segment> segments) {
+
+  /** A region of memory {@code memoryIndex} starting at {@code offset}. */
+  record Segment(int memoryIndex, long offset, byte[] data) {}
+
+  static final int PAGE_SIZE = 65536;
+
+  /** Reads the state through {@code state}, using the canonical instrumentation export names. */
+  static Snapshot take(ModuleContext cx, InstanceState state) {
+    List<GlobalValue> globals = new ArrayList<>();
+    for (GlobalDef g : cx.globals) {
+      if (!g.mutable()) {
+        continue;
+      }
+      GlobalValue v = state.global(ModuleContext.GLOBAL_PREFIX + g.index(), g.type());
+      if (v == null || v.type() != g.type()) {
+        throw new WizerException(
+            "instance state returned "
+                + (v == null ? "no value" : "a " + v.type() + " value")
+                + " for global "
+                + g.index()
+                + " of type "
+                + g.type());
+      }
+      globals.add(v);
+    }
+
+    int memCount = cx.memories.size();
+    long[] pages = new long[memCount];
+    List<MemoryScan.Ranges> ranges = new ArrayList<>(memCount);
+    for (int m = 0; m < memCount; m++) {
+      MemoryDef def = cx.memories.get(m);
+      String name = ModuleContext.MEMORY_PREFIX + def.index();
+      final int mi = m;
+      ranges.add(
+          state.memory(
+              name,
+              image -> {
+                if (image.byteLength() % PAGE_SIZE != 0) {
+                  throw new WizerException(
+                      "memory `" + name + "` is " + image.byteLength() + " bytes, not whole pages");
+                }
+                pages[mi] = image.byteLength() / PAGE_SIZE;
+                return MemoryScan.nonZeroRanges(image);
+              }));
+    }
+
+    List<MemoryScan.Range> merged = MemoryScan.capSegments(ranges);
+
+    List<Segment> segments = new ArrayList<>(merged.size());
+    int next = 0;
+    for (int m = 0; m < memCount; m++) {
+      MemoryDef def = cx.memories.get(m);
+      int from = next;
+      while (next < merged.size() && merged.get(next).memory() == m) {
+        next++;
+      }
+      if (from == next) {
+        continue;
+      }
+      List<MemoryScan.Range> mine = merged.subList(from, next);
+      state.memory(
+          ModuleContext.MEMORY_PREFIX + def.index(),
+          image -> {
+            for (MemoryScan.Range r : mine) {
+              long len = r.end() - r.start();
+              if (r.end() > image.byteLength()) {
+                throw new WizerException(
+                    "memory " + def.index() + " shrank while it was being snapshotted");
+              }
+              byte[] data = new byte[(int) len];
+              image.copyTo(r.start(), data, 0, (int) len);
+              segments.add(new Segment(def.index(), r.start(), data));
+            }
+            return null;
+          });
+    }
+    return new Snapshot(List.copyOf(globals), pages, segments);
+  }
+}
