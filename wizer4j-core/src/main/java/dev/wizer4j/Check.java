@@ -24,6 +24,7 @@ import java.util.TreeMap;
 final class Check {
   private Check() {}
 
+  /** {@code unsupported} holds entries like {@code "memory `env.mem`"}. */
   static void imports(List<String> unsupported) {
     if (!unsupported.isEmpty()) {
       String first = unsupported.get(0);
@@ -32,8 +33,8 @@ final class Check {
           "imported "
               + (kind.equals("memory") ? "memories" : kind + "s")
               + " are not supported: "
-              + first.substring(first.indexOf(' ') + 1)
-              + " (the snapshot cannot capture state that lives outside the module)");
+              + first
+              + " (a snapshot cannot capture state that lives outside the module)");
     }
   }
 
