@@ -96,9 +96,9 @@ final class Check {
     for (GlobalDef g : globals) {
       if (g.mutable() && g.type() == null) {
         throw new WizerException.Unsupported(
-            "unsupported mutable global "
+            "unsupported mutable global containing a reference type: global "
                 + g.index()
-                + " of reference type: references cannot be snapshotted");
+                + " (references cannot be snapshotted)");
       }
     }
   }
@@ -162,16 +162,16 @@ final class Check {
   static void initFunc(ModuleContext cx, String name) {
     ModuleContext.Export e = cx.findExport(name);
     if (e == null) {
-      throw new WizerException.InitFailed("the module does not have a `" + name + "` export");
+      throw new WizerException.InitFailed("the Wasm module does not have a `" + name + "` export");
     }
     if (e.kind() != ModuleContext.KIND_FUNC) {
       throw new WizerException.InitFailed(
-          "the module's `" + name + "` export is not a function but a " + ModuleContext.kindName(e.kind()));
+          "the Wasm module's `" + name + "` export is not a function but a " + ModuleContext.kindName(e.kind()));
     }
     FunctionType type = functionType(cx.module, e.index());
     if (!type.params().isEmpty() || !type.returns().isEmpty()) {
       throw new WizerException.InitFailed(
-          "the module's `" + name + "` function export does not have type `[] -> []` but " + type);
+          "the Wasm module's `" + name + "` function export does not have type `[] -> []` but " + type);
     }
   }
 

@@ -42,6 +42,7 @@ final class Parse {
     List<Export> allExports = new ArrayList<>();
     List<DataSegment> data = new ArrayList<>();
     int importedMemories = 0;
+    String wizerImport = null;
 
     for (Section s : sections) {
       WasmReader r = new WasmReader(bytes, s.offset(), s.end());
@@ -53,14 +54,10 @@ final class Parse {
             String module = r.name();
             String name = r.name();
             int kind = r.u8();
-            if (module.startsWith(ModuleContext.WIZER_PREFIX)
-                || name.startsWith(ModuleContext.WIZER_PREFIX)) {
-              throw new WizerException.Unsupported(
-                  "input module already imports `"
-                      + module
-                      + "."
-                      + name
-                      + "`: names with the `__wizer_` prefix are reserved");
+            if (wizerImport == null
+                && (module.startsWith(ModuleContext.WIZER_PREFIX)
+                    || name.startsWith(ModuleContext.WIZER_PREFIX))) {
+              wizerImport = module + "." + name;
             }
             switch (kind) {
               case ModuleContext.KIND_FUNC -> {
@@ -190,11 +187,17 @@ final class Parse {
       }
     }
 
+    // The checks run in the order Wizer runs them, so that a module with several problems gets
+    // the same first complaint from both tools.
     WasmModule module = validate(bytes);
-
-    Check.imports(unsupportedImports);
-    int maxMemoryInit = Check.code(module, importedFunctions);
     Check.globals(globals);
+    int maxMemoryInit = Check.code(module, importedFunctions);
+    if (wizerImport != null) {
+      throw new WizerException.Unsupported(
+          "input Wasm module already imports entities named with the `__wizer_*` prefix: `"
+              + wizerImport
+              + "`");
+    }
 
     List<Export> exports = new ArrayList<>(allExports.size());
     List<Export> instrumentation = new ArrayList<>();
@@ -205,11 +208,12 @@ final class Parse {
       Check.canonicalInstrumentation(instrumentation, globals, memories);
     } else if (!instrumentation.isEmpty()) {
       throw new WizerException.Unsupported(
-          "input module already exports `"
+          "input Wasm module already exports entities named with the `__wizer_*` prefix: `"
               + instrumentation.get(0).name()
-              + "`, a name reserved for instrumentation; if this module was written with"
-              + " --keep-instrumentation, pass --instrumented to snapshot it again");
+              + "`; if it was written with --keep-instrumentation, pass --instrumented"
+              + " (API: parseInstrumented) to snapshot it again");
     }
+    Check.imports(unsupportedImports);
 
     // Segments that an earlier snapshot appended are the trailing run of active segments that no
     // `memory.init` can name. Replacing them (rather than keeping them as empty passive
@@ -302,7 +306,7 @@ final class Parse {
       throw e;
     } catch (RuntimeException | StackOverflowError e) {
       String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-      throw new WizerException.InvalidModule("module validation failed: " + msg, e);
+      throw new WizerException.InvalidModule("wasm validation failed: " + msg, e);
     }
   }
 

@@ -396,18 +396,18 @@ class PreInitializationTest {
   @Test
   void mutableReferenceGlobalIsRejected() {
     assertRejected(
-        "unsupported mutable global 0 of reference type",
+        "unsupported mutable global containing a reference type: global 0",
         "(module (global (mut funcref) (ref.null func)) (func (export \"wizer-initialize\")))");
   }
 
   @Test
   void existingInstrumentationNamesAreRejected() {
     assertRejected(
-        "already exports `__wizer_global_0`",
+        "already exports entities named with the `__wizer_*` prefix: `__wizer_global_0`",
         "(module (global (mut i32) (i32.const 0)) (export \"__wizer_global_0\" (global 0))"
             + " (func (export \"wizer-initialize\")))");
     assertRejected(
-        "already imports `__wizer_state.x`",
+        "already imports entities named with the `__wizer_*` prefix: `__wizer_state.x`",
         "(module (import \"__wizer_state\" \"x\" (func)) (func (export \"wizer-initialize\")))");
   }
 
