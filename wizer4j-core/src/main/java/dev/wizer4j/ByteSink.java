@@ -23,7 +23,9 @@ final class ByteSink {
       if (needed > Integer.MAX_VALUE - 8) {
         throw new WizerException("output module larger than 2 GiB");
       }
-      buf = Arrays.copyOf(buf, (int) Math.max(needed, Math.min(Integer.MAX_VALUE - 8, buf.length * 2L)));
+      buf =
+          Arrays.copyOf(
+              buf, (int) Math.max(needed, Math.min(Integer.MAX_VALUE - 8, buf.length * 2L)));
     }
   }
 

@@ -18,8 +18,8 @@ import java.util.TreeMap;
 
 /**
  * What cannot be snapshotted. A snapshot records globals and memories only, so anything whose
- * effect would live elsewhere (tables, dropped segments, GC objects, imported state) is rejected
- * up front, with the instruction or import named.
+ * effect would live elsewhere (tables, dropped segments, GC objects, imported state) is rejected up
+ * front, with the instruction or import named.
  */
 final class Check {
   private Check() {}
@@ -39,8 +39,8 @@ final class Check {
   }
 
   /**
-   * Rejects table and segment mutations and GC mutations anywhere in the code (whether or not
-   * the init function reaches them: tables are not snapshotted, and dropped segments cannot be
+   * Rejects table and segment mutations and GC mutations anywhere in the code (whether or not the
+   * init function reaches them: tables are not snapshotted, and dropped segments cannot be
    * observed). Returns the highest data segment index named by a {@code memory.init}, or -1.
    */
   static int code(WasmModule module, int importedFunctions) {
@@ -166,12 +166,18 @@ final class Check {
     }
     if (e.kind() != ModuleContext.KIND_FUNC) {
       throw new WizerException.InitFailed(
-          "the Wasm module's `" + name + "` export is not a function but a " + ModuleContext.kindName(e.kind()));
+          "the Wasm module's `"
+              + name
+              + "` export is not a function but a "
+              + ModuleContext.kindName(e.kind()));
     }
     FunctionType type = functionType(cx.module, e.index());
     if (!type.params().isEmpty() || !type.returns().isEmpty()) {
       throw new WizerException.InitFailed(
-          "the Wasm module's `" + name + "` function export does not have type `[] -> []` but " + type);
+          "the Wasm module's `"
+              + name
+              + "` function export does not have type `[] -> []` but "
+              + type);
     }
   }
 

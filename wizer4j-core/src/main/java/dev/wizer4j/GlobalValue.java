@@ -3,8 +3,8 @@ package dev.wizer4j;
 import java.util.Objects;
 
 /**
- * The exact bits of a global's value. Floats are kept as raw bits so that NaN payloads and
- * {@code -0.0} survive a snapshot unchanged; a {@code v128} is two little-endian halves.
+ * The exact bits of a global's value. Floats are kept as raw bits so that NaN payloads and {@code
+ * -0.0} survive a snapshot unchanged; a {@code v128} is two little-endian halves.
  *
  * @param type the global's value type
  * @param bits the value of an i32/i64, the raw bits of an f32/f64, or the low 64 bits of a v128

@@ -5,10 +5,10 @@ import dev.wizer4j.ModuleContext.MemoryDef;
 import dev.wizer4j.ModuleContext.Section;
 
 /**
- * The instrumentation pass: exports every defined mutable global and every defined memory under
- * a canonical name, so that any runtime can hand their values to the snapshotter. Only the export
- * section changes; every other section is copied byte for byte, so code offsets (and the DWARF
- * that refers to them) stay valid.
+ * The instrumentation pass: exports every defined mutable global and every defined memory under a
+ * canonical name, so that any runtime can hand their values to the snapshotter. Only the export
+ * section changes; every other section is copied byte for byte, so code offsets (and the DWARF that
+ * refers to them) stay valid.
  *
  * <pre>{@code
  * (module                                  (module

@@ -3,8 +3,8 @@ package dev.wizer4j;
 import java.util.Objects;
 
 /**
- * The bytes of a linear memory, lent by a runtime for the duration of a snapshot. The memory is
- * a sequence of equally sized chunks (the last one may be shorter), so a runtime that stores its
+ * The bytes of a linear memory, lent by a runtime for the duration of a snapshot. The memory is a
+ * sequence of equally sized chunks (the last one may be shorter), so a runtime that stores its
  * memory page by page can lend its pages without copying them, and one that stores a flat array
  * lends that single array.
  */
@@ -27,8 +27,8 @@ public final class MemoryImage {
 
   /**
    * Lends a memory stored as {@code count} chunks of {@code chunkSize} bytes each; only the first
-   * {@code count} entries of {@code chunks} are read, and each must hold at least {@code
-   * chunkSize} bytes.
+   * {@code count} entries of {@code chunks} are read, and each must hold at least {@code chunkSize}
+   * bytes.
    */
   public static MemoryImage ofChunks(byte[][] chunks, int count, int chunkSize) {
     Objects.requireNonNull(chunks, "chunks");

@@ -20,16 +20,16 @@ import java.util.concurrent.RecursiveTask;
  */
 final class MemoryScan {
   /**
-   * Engines limit how many data segments a module may have (wasmtime and V8 allow 100,000);
-   * staying at a tenth of that leaves room for the module's own segments and for other engines.
+   * Engines limit how many data segments a module may have (wasmtime and V8 allow 100,000); staying
+   * at a tenth of that leaves room for the module's own segments and for other engines.
    */
   static final int MAX_DATA_SEGMENTS = 10_000;
 
   /**
-   * The smallest encoding of an extra active segment in memory 0 is 4 bytes beyond its data in
-   * the most compact case counted by Wizer (flags, opcode, 1-byte offset, length; the `end` byte
-   * makes 5). Gaps up to 4 zero bytes are merged: that is what Wizer does, and it keeps our
-   * output byte-for-byte comparable with it.
+   * The smallest encoding of an extra active segment in memory 0 is 4 bytes beyond its data in the
+   * most compact case counted by Wizer (flags, opcode, 1-byte offset, length; the `end` byte makes
+   * 5). Gaps up to 4 zero bytes are merged: that is what Wizer does, and it keeps our output
+   * byte-for-byte comparable with it.
    */
   static final int MERGE_GAP = 4;
 
@@ -181,9 +181,9 @@ final class MemoryScan {
   }
 
   /**
-   * Flattens the per-memory ranges and, if there are more than {@link #MAX_DATA_SEGMENTS},
-   * merges neighbours in the same memory across the smallest gaps first (ties: lowest address
-   * first, so the result is deterministic).
+   * Flattens the per-memory ranges and, if there are more than {@link #MAX_DATA_SEGMENTS}, merges
+   * neighbours in the same memory across the smallest gaps first (ties: lowest address first, so
+   * the result is deterministic).
    */
   static List<Range> capSegments(List<Ranges> perMemory) {
     int total = 0;

@@ -62,12 +62,15 @@ public final class ModuleContext {
   final int importedFunctions;
   final List<GlobalDef> globals;
   final List<MemoryDef> memories;
+
   /** The exports, without any {@code __wizer_*} instrumentation exports. */
   final List<Export> exports;
+
   final List<DataSegment> dataSegments;
+
   /**
-   * Index of the first data segment that an earlier snapshot appended (never referenced by
-   * code, so a new snapshot replaces it); equals {@code dataSegments.size()} when there is none.
+   * Index of the first data segment that an earlier snapshot appended (never referenced by code, so
+   * a new snapshot replaces it); equals {@code dataSegments.size()} when there is none.
    */
   final int snapshotSegmentsStart;
 

@@ -12,11 +12,11 @@ import java.util.List;
 
 /**
  * The parse pass: indexes the input's sections, decodes the few sections a later pass changes,
- * validates the whole module (every function body type-checked) and applies the rules of what
- * can be snapshotted ({@link Check}).
+ * validates the whole module (every function body type-checked) and applies the rules of what can
+ * be snapshotted ({@link Check}).
  *
- * <p>Sections are recorded as views over the input; nothing else is decoded, so unchanged
- * sections can later be copied as raw bytes.
+ * <p>Sections are recorded as views over the input; nothing else is decoded, so unchanged sections
+ * can later be copied as raw bytes.
  */
 final class Parse {
   static final int CUSTOM = 0;

@@ -26,18 +26,15 @@ import java.util.List;
  *
  * <p>Global, memory, export, start, data-count and data sections are re-encoded; every other
  * section is copied byte for byte. The data section goes before the {@code name} custom section,
- * which some tools expect last. Segments that an earlier snapshot appended to an instrumented
- * input are replaced, not kept, so repeated snapshots do not grow the module.
+ * which some tools expect last. Segments that an earlier snapshot appended to an instrumented input
+ * are replaced, not kept, so repeated snapshots do not grow the module.
  */
 final class Rewrite {
   private Rewrite() {}
 
   /** Options of the rewrite, already checked. */
   record Options(
-      String initFunc,
-      boolean keepInitFunc,
-      List<String[]> renames,
-      boolean keepInstrumentation) {}
+      String initFunc, boolean keepInitFunc, List<String[]> renames, boolean keepInstrumentation) {}
 
   static byte[] rewrite(ModuleContext cx, Snapshot snap, Options opts) {
     byte[] in = cx.bytes;

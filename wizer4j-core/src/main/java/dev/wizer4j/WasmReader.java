@@ -1,9 +1,9 @@
 package dev.wizer4j;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.ByteBuffer;
 
 /**
  * A bounds-checked cursor over a slice of the input module. Every error carries the absolute byte
@@ -137,8 +137,8 @@ final class WasmReader {
   }
 
   /**
-   * Skips a value type, including the reference types of the function-references and GC
-   * proposals ({@code (ref null? ht)} with a signed 33-bit heap type).
+   * Skips a value type, including the reference types of the function-references and GC proposals
+   * ({@code (ref null? ht)} with a signed 33-bit heap type).
    */
   void skipValType() {
     int t = u8();
@@ -148,9 +148,9 @@ final class WasmReader {
   }
 
   /**
-   * Skips a constant expression up to and including its final {@code end}. Constant
-   * expressions only contain constants, {@code global.get}, {@code ref.*}, the extended-const
-   * integer arithmetic and GC allocation instructions, all of which are decoded here.
+   * Skips a constant expression up to and including its final {@code end}. Constant expressions
+   * only contain constants, {@code global.get}, {@code ref.*}, the extended-const integer
+   * arithmetic and GC allocation instructions, all of which are decoded here.
    */
   void skipConstExpr() {
     while (true) {
@@ -176,14 +176,19 @@ final class WasmReader {
         case 0xd0: // ref.null ht
           s64();
           break;
-        case 0x6a: case 0x6b: case 0x6c: // i32.add/sub/mul
-        case 0x7c: case 0x7d: case 0x7e: // i64.add/sub/mul
+        case 0x6a:
+        case 0x6b:
+        case 0x6c: // i32.add/sub/mul
+        case 0x7c:
+        case 0x7d:
+        case 0x7e: // i64.add/sub/mul
           break;
         case 0xfd:
           {
             long sub = u32();
             if (sub != 12) {
-              throw new WizerException.InvalidModule("unsupported SIMD instruction in constant expression", at);
+              throw new WizerException.InvalidModule(
+                  "unsupported SIMD instruction in constant expression", at);
             }
             skip(16, "v128 constant");
             break;
@@ -191,15 +196,18 @@ final class WasmReader {
         case 0xfb:
           {
             long sub = u32();
-            if (sub == 0 || sub == 1 || sub == 6 || sub == 7) { // struct.new(_default), array.new(_default)
+            if (sub == 0 || sub == 1 || sub == 6
+                || sub == 7) { // struct.new(_default), array.new(_default)
               u32();
             } else if (sub == 8) { // array.new_fixed
               u32();
               u32();
-            } else if (sub == 28 || sub == 26 || sub == 27) { // ref.i31, any.convert_extern, extern.convert_any
+            } else if (sub == 28 || sub == 26
+                || sub == 27) { // ref.i31, any.convert_extern, extern.convert_any
               // no immediates
             } else {
-              throw new WizerException.InvalidModule("unsupported GC instruction in constant expression", at);
+              throw new WizerException.InvalidModule(
+                  "unsupported GC instruction in constant expression", at);
             }
             break;
           }

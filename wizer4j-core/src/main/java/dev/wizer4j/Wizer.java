@@ -115,9 +115,9 @@ public final class Wizer {
   }
 
   /**
-   * Pre-initializes {@code wasm}: validates it, runs its initialization on the configured
-   * runtime and returns the rewritten module. With {@link Builder#instrumentedInput(boolean)},
-   * the input must carry canonical instrumentation and the init function advances its state.
+   * Pre-initializes {@code wasm}: validates it, runs its initialization on the configured runtime
+   * and returns the rewritten module. With {@link Builder#instrumentedInput(boolean)}, the input
+   * must carry canonical instrumentation and the init function advances its state.
    */
   public byte[] run(byte[] wasm) {
     Objects.requireNonNull(wasm, "wasm");
@@ -138,9 +138,9 @@ public final class Wizer {
   }
 
   /**
-   * Validates a module that already carries instrumentation (for example the output of a run
-   * with {@link Builder#keepInstrumentation(boolean)}) and checks that the instrumentation is
-   * exactly canonical. The result can snapshot any number of live instances of it.
+   * Validates a module that already carries instrumentation (for example the output of a run with
+   * {@link Builder#keepInstrumentation(boolean)}) and checks that the instrumentation is exactly
+   * canonical. The result can snapshot any number of live instances of it.
    */
   public ModuleContext parseInstrumented(byte[] wasm) {
     Objects.requireNonNull(wasm, "wasm");
@@ -148,9 +148,9 @@ public final class Wizer {
   }
 
   /**
-   * Snapshots {@code state}, an instance of {@code cx}'s module (instrumented) at any point
-   * between calls, into a new module. The instance is only read; it can go on running and be
-   * snapshotted again.
+   * Snapshots {@code state}, an instance of {@code cx}'s module (instrumented) at any point between
+   * calls, into a new module. The instance is only read; it can go on running and be snapshotted
+   * again.
    */
   public byte[] snapshot(ModuleContext cx, InstanceState state) {
     Objects.requireNonNull(cx, "cx");
@@ -161,15 +161,10 @@ public final class Wizer {
     for (Snapshot.Segment s : snap.segments()) {
       total += s.data().length;
     }
-    t0 =
-        lap(
-            "snapshot: " + snap.segments().size() + " data segments, " + total + " bytes",
-            t0);
+    t0 = lap("snapshot: " + snap.segments().size() + " data segments, " + total + " bytes", t0);
     byte[] out =
         Rewrite.rewrite(
-            cx,
-            snap,
-            new Rewrite.Options(initFunc, keepInitFunc, renames, keepInstrumentation));
+            cx, snap, new Rewrite.Options(initFunc, keepInitFunc, renames, keepInstrumentation));
     lap("rewrite: " + out.length + " bytes", t0);
     return out;
   }
@@ -222,13 +217,14 @@ public final class Wizer {
     }
 
     /**
-     * Exports function export {@code src} as {@code dst} in the output, replacing any export
-     * named {@code dst}. A name may be a destination once and a source once.
+     * Exports function export {@code src} as {@code dst} in the output, replacing any export named
+     * {@code dst}. A name may be a destination once and a source once.
      */
     public Builder renameFunc(String dst, String src) {
       requireName(dst, "dst");
       requireName(src, "src");
-      if (dst.startsWith(ModuleContext.WIZER_PREFIX) || src.startsWith(ModuleContext.WIZER_PREFIX)) {
+      if (dst.startsWith(ModuleContext.WIZER_PREFIX)
+          || src.startsWith(ModuleContext.WIZER_PREFIX)) {
         throw new IllegalArgumentException(
             "rename " + dst + "=" + src + ": names with the `__wizer_` prefix are reserved");
       }

@@ -1,8 +1,8 @@
 package dev.wizer4j;
 
 /**
- * Base of the small family of errors wizer4j reports. Every message names what went wrong and
- * where (an export, an instruction, a byte offset), so that callers can show it as it is.
+ * Base of the small family of errors wizer4j reports. Every message names what went wrong and where
+ * (an export, an instruction, a byte offset), so that callers can show it as it is.
  */
 public class WizerException extends RuntimeException {
   private static final long serialVersionUID = 1L;

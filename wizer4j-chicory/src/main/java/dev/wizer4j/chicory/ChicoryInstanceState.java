@@ -19,11 +19,11 @@ import java.util.function.Function;
  * The state of a live Chicory {@link Instance}, for {@link dev.wizer4j.Wizer#snapshot}.
  *
  * <p>Globals and memories are found by their instrumentation export names. An instance of the
- * uninstrumented module works too: the canonical names carry the index ({@code
- * __wizer_global_3} is global 3), so the state is read by index when the export is absent.
+ * uninstrumented module works too: the canonical names carry the index ({@code __wizer_global_3} is
+ * global 3), so the state is read by index when the export is absent.
  *
- * <p>Memory is lent without copying when it is Chicory's default {@link ByteArrayMemory} (its
- * 64 KiB pages are handed to the scanner as they are); any other memory is copied page by page.
+ * <p>Memory is lent without copying when it is Chicory's default {@link ByteArrayMemory} (its 64
+ * KiB pages are handed to the scanner as they are); any other memory is copied page by page.
  */
 public final class ChicoryInstanceState implements InstanceState {
   private static final int PAGE = 65536;
@@ -46,8 +46,7 @@ public final class ChicoryInstanceState implements InstanceState {
     ValType vt = g.getType();
     GlobalValue.Type actual = typeOf(vt);
     if (actual != type) {
-      throw new WizerException(
-          "global `" + exportName + "` has type " + vt + ", expected " + type);
+      throw new WizerException("global `" + exportName + "` has type " + vt + ", expected " + type);
     }
     return switch (type) {
       case I32 -> GlobalValue.i32((int) g.getValue());

@@ -31,8 +31,8 @@ import java.util.function.Function;
 
 /**
  * Runs initialization on Chicory. Imports are linked, in this order, to WASI preview1 (when
- * allowed), to the exports of preloaded modules, and otherwise to stubs that trap with the
- * import's name when called.
+ * allowed), to the exports of preloaded modules, and otherwise to stubs that trap with the import's
+ * name when called.
  */
 public final class ChicoryRuntime implements WizerRuntime {
   static final String WASI_MODULE = "wasi_snapshot_preview1";

@@ -67,7 +67,8 @@ final class Harness {
     WizerException e = assertThrows(WizerException.class, () -> wizer.run(wasm));
     assertTrue(
         e.getMessage().contains(messagePart),
-        () -> "expected a message containing «" + messagePart + "» but got «" + e.getMessage() + "»");
+        () ->
+            "expected a message containing «" + messagePart + "» but got «" + e.getMessage() + "»");
     return e;
   }
 

@@ -70,7 +70,13 @@ class IncrementalSnapshotTest {
     byte[] out = KEEP.run(wat(STEPPER));
     assertValid(out);
     assertEquals(
-        List.of("memory", "step", "steps", "acc", "__wizer_global_0", "__wizer_global_1",
+        List.of(
+            "memory",
+            "step",
+            "steps",
+            "acc",
+            "__wizer_global_0",
+            "__wizer_global_1",
             "__wizer_memory_0"),
         exports(out));
     Instance i = instantiate(out);
@@ -145,9 +151,11 @@ class IncrementalSnapshotTest {
 
   @Test
   void nonCanonicalInstrumentationIsRejected() {
-    String head = "(module (memory 1) (global (mut i32) (i32.const 0)) (global i32 (i32.const 0))"
-        + " (func $f)";
-    String ok = " (export \"__wizer_global_0\" (global 0)) (export \"__wizer_memory_0\" (memory 0))";
+    String head =
+        "(module (memory 1) (global (mut i32) (i32.const 0)) (global i32 (i32.const 0))"
+            + " (func $f)";
+    String ok =
+        " (export \"__wizer_global_0\" (global 0)) (export \"__wizer_memory_0\" (memory 0))";
     KEEP.parseInstrumented(wat(head + ok + ")")); // the canonical form is accepted
     assertForgedRejected(
         "missing the instrumentation export `__wizer_global_0`",
@@ -159,10 +167,12 @@ class IncrementalSnapshotTest {
         "non-canonical export `__wizer_global_1`",
         head + ok + " (export \"__wizer_global_1\" (global 1)))"); // an immutable global
     assertForgedRejected(
-        "non-canonical export `__wizer_extra`", head + ok + " (export \"__wizer_extra\" (func $f)))");
+        "non-canonical export `__wizer_extra`",
+        head + ok + " (export \"__wizer_extra\" (func $f)))");
     assertForgedRejected(
         "`__wizer_global_0`: it points at function 0, expected global 0",
-        head + " (export \"__wizer_global_0\" (func $f)) (export \"__wizer_memory_0\" (memory 0)))");
+        head
+            + " (export \"__wizer_global_0\" (func $f)) (export \"__wizer_memory_0\" (memory 0)))");
     assertForgedRejected(
         "non-canonical export `__wizer_global_00`",
         head + ok + " (export \"__wizer_global_00\" (global 0)))");
@@ -177,8 +187,8 @@ class IncrementalSnapshotTest {
   }
 
   /**
-   * A state that is not a runtime at all: globals and memories copied into plain arrays, as a
-   * state file would hold them. Snapshots from it must equal snapshots from the live instance.
+   * A state that is not a runtime at all: globals and memories copied into plain arrays, as a state
+   * file would hold them. Snapshots from it must equal snapshots from the live instance.
    */
   static final class SavedState implements InstanceState {
     final Map<String, GlobalValue> globals = new HashMap<>();

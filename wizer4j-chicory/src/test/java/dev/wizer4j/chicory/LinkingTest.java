@@ -104,12 +104,12 @@ class LinkingTest {
               (func (export "err") (result i32) (global.get $err))
               (func (export "nread") (result i32) (i32.load (i32.const 48))))
             """);
-    byte[] out =
-        Wizer.builder().allowWasi(true).mapDir("/data", dir).build().run(wasm);
+    byte[] out = Wizer.builder().allowWasi(true).mapDir("/data", dir).build().run(wasm);
     var i = instantiate(out);
     assertEquals(0, call(i, "err")[0], "path_open succeeded");
     assertEquals(19, call(i, "nread")[0]);
-    String text = new String(i.memory(0).readBytes(100, 19), java.nio.charset.StandardCharsets.UTF_8);
+    String text =
+        new String(i.memory(0).readBytes(100, 19), java.nio.charset.StandardCharsets.UTF_8);
     assertEquals("hello from the host", text);
     assertRejected(
         "does not exist",

@@ -23,7 +23,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** One test per rule of pre-initialization (DESIGN.md §1), each differential against a plain run. */
+/**
+ * One test per rule of pre-initialization (DESIGN.md §1), each differential against a plain run.
+ */
 class PreInitializationTest {
 
   private static List<String> exports(byte[] wasm) {
@@ -413,7 +415,8 @@ class PreInitializationTest {
 
   @Test
   void initFunctionMustExistBeAFunctionAndTakeNothing() {
-    assertRejected("does not have a `wizer-initialize` export", "(module (func (export \"init\")))");
+    assertRejected(
+        "does not have a `wizer-initialize` export", "(module (func (export \"init\")))");
     assertRejected(
         "`wizer-initialize` export is not a function",
         "(module (memory (export \"wizer-initialize\") 1))");
@@ -446,8 +449,7 @@ class PreInitializationTest {
 
   @Test
   void memory64IsReportedAsUnsupported() {
-    assertRejected(
-        "memory64", "(module (memory i64 1) (func (export \"wizer-initialize\")))");
+    assertRejected("memory64", "(module (memory i64 1) (func (export \"wizer-initialize\")))");
   }
 
   @Test
