@@ -160,6 +160,15 @@ final class Check {
 
   /** The init function must be an exported function of type {@code [] -> []}. */
   static void initFunc(ModuleContext cx, String name) {
+    ModuleContext.Export initialize = cx.findExport("_initialize");
+    if (initialize != null && initialize.kind() == ModuleContext.KIND_FUNC) {
+      FunctionType type = functionType(cx.module, initialize.index());
+      if (!type.params().isEmpty() || !type.returns().isEmpty()) {
+        throw new WizerException.InitFailed(
+            "the Wasm module's `_initialize` function export does not have type `[] -> []` but "
+                + type);
+      }
+    }
     ModuleContext.Export e = cx.findExport(name);
     if (e == null) {
       throw new WizerException.InitFailed("the Wasm module does not have a `" + name + "` export");

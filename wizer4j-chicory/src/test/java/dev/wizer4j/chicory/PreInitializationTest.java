@@ -423,6 +423,10 @@ class PreInitializationTest {
     assertRejected(
         "does not have type `[] -> []`",
         "(module (func (export \"wizer-initialize\") (param i32)))");
+    assertRejected(
+        "`_initialize` function export does not have type `[] -> []`",
+        "(module (func (export \"_initialize\") (result i32) (i32.const 0))"
+            + " (func (export \"wizer-initialize\")))");
   }
 
   @Test
