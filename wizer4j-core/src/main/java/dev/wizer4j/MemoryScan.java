@@ -46,6 +46,12 @@ final class MemoryScan {
 
   private MemoryScan() {}
 
+  /** Bytes an active segment takes besides its data: flags, memory, offset expression, length. */
+  static int segmentHeaderSize(int memory, long offset, long length) {
+    int flagsAndMemory = memory == 0 ? 1 : 1 + ByteSink.sizeU32(memory);
+    return flagsAndMemory + 1 + ByteSink.sizeS64((int) offset) + 1 + ByteSink.sizeU32(length);
+  }
+
   /** A region {@code [start, end)} of memory {@code memory} (an ordinal of defined memories). */
   record Range(int memory, long start, long end) {}
 
@@ -181,9 +187,11 @@ final class MemoryScan {
   }
 
   /**
-   * Flattens the per-memory ranges and, if there are more than {@link #MAX_DATA_SEGMENTS}, merges
-   * neighbours in the same memory across the smallest gaps first (ties: lowest address first, so
-   * the result is deterministic).
+   * Flattens the per-memory ranges and, if there are more than {@link #MAX_DATA_SEGMENTS},
+   * merges neighbours in the same memory until the limit holds. Each merge trades the zeros of
+   * the gap for the header of the second segment, so the merges that add the fewest bytes go
+   * first: the gap minus the header it saves (the first segment's length may also need a longer
+   * LEB128). Ties go to the lowest address, so the result is deterministic.
    */
   static List<Range> capSegments(List<Ranges> perMemory) {
     int total = 0;
@@ -193,24 +201,36 @@ final class MemoryScan {
     int excess = total - MAX_DATA_SEGMENTS;
     boolean[] mergeWithNext = null;
     if (excess > 0) {
-      // Candidate gaps, encoded as (gap << 32 | flat index) and sorted.
-      long[] gaps = new long[total];
+      // Candidates encoded as (cost << 32 | flat index); cost is biased to stay non-negative.
+      long[] candidates = new long[total];
       int n = 0;
       int flat = 0;
-      for (Ranges r : perMemory) {
+      for (int m = 0; m < perMemory.size(); m++) {
+        Ranges r = perMemory.get(m);
         for (int i = 0; i < r.size(); i++, flat++) {
-          if (i + 1 < r.size()) {
-            long gap = r.pairs[2 * i + 2] - r.pairs[2 * i + 1];
-            if (gap < (1L << 31)) {
-              gaps[n++] = gap << 32 | flat;
-            }
+          if (i + 1 >= r.size()) {
+            continue;
           }
+          long aStart = r.pairs[2 * i];
+          long aEnd = r.pairs[2 * i + 1];
+          long bStart = r.pairs[2 * i + 2];
+          long bEnd = r.pairs[2 * i + 3];
+          long gap = bStart - aEnd;
+          if (gap >= (1L << 30)) {
+            continue;
+          }
+          long saved =
+              segmentHeaderSize(m, bStart, bEnd - bStart)
+                  + ByteSink.sizeU32(aEnd - aStart)
+                  - ByteSink.sizeU32(bEnd - aStart);
+          long cost = gap - saved + 64; // saved is at most 21 bytes
+          candidates[n++] = cost << 32 | flat;
         }
       }
-      Arrays.sort(gaps, 0, n);
+      Arrays.sort(candidates, 0, n);
       mergeWithNext = new boolean[total];
       for (int i = 0; i < Math.min(excess, n); i++) {
-        mergeWithNext[(int) gaps[i]] = true;
+        mergeWithNext[(int) candidates[i]] = true;
       }
     }
     List<Range> out = new ArrayList<>(Math.min(total, MAX_DATA_SEGMENTS));

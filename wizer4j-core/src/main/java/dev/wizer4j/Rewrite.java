@@ -220,9 +220,7 @@ final class Rewrite {
   }
 
   private static long segmentSize(Snapshot.Segment seg) {
-    long n = seg.memoryIndex() == 0 ? 1 : 1 + ByteSink.sizeU32(seg.memoryIndex());
-    n += 1 + ByteSink.sizeS64((int) seg.offset()) + 1;
-    n += ByteSink.sizeU32(seg.data().length) + seg.data().length;
-    return n;
+    int len = seg.data().length;
+    return MemoryScan.segmentHeaderSize(seg.memoryIndex(), seg.offset(), len) + len;
   }
 }
