@@ -30,19 +30,36 @@ public final class ChicoryInstanceState implements InstanceState {
   private static final Field PAGES = pagesField();
 
   private final Instance instance;
+  private final boolean byIndex;
 
-  private ChicoryInstanceState(Instance instance) {
+  private ChicoryInstanceState(Instance instance, boolean byIndex) {
     this.instance = instance;
+    this.byIndex = byIndex;
   }
 
+  /** The state of {@code instance}, an instance of an instrumented module. */
   public static ChicoryInstanceState of(Instance instance) {
-    return new ChicoryInstanceState(Objects.requireNonNull(instance, "instance"));
+    return new ChicoryInstanceState(Objects.requireNonNull(instance, "instance"), false);
+  }
+
+  /**
+   * The state of an instance of the very module a context was parsed from, instrumented or not:
+   * the canonical names carry the index ({@code __wizer_global_3} is global 3), so the state is
+   * read by index and the module never needs its instrumented copy parsed and instantiated.
+   */
+  static ChicoryInstanceState byIndex(Instance instance) {
+    return new ChicoryInstanceState(instance, true);
   }
 
   @Override
   public GlobalValue global(String exportName, GlobalValue.Type type) {
     int index = resolve(exportName, ExternalType.GLOBAL, "__wizer_global_");
-    GlobalInstance g = instance.global(index);
+    GlobalInstance g;
+    try {
+      g = instance.global(index);
+    } catch (RuntimeException e) {
+      throw new WizerException("the instance has no global " + index + " (`" + exportName + "`)");
+    }
     ValType vt = g.getType();
     GlobalValue.Type actual = typeOf(vt);
     if (actual != type) {
@@ -60,7 +77,15 @@ public final class ChicoryInstanceState implements InstanceState {
   @Override
   public <R> R memory(String exportName, Function<MemoryImage, R> reader) {
     int index = resolve(exportName, ExternalType.MEMORY, "__wizer_memory_");
-    Memory memory = instance.memory(index);
+    Memory memory;
+    try {
+      memory = instance.memory(index);
+    } catch (RuntimeException e) {
+      memory = null;
+    }
+    if (memory == null) {
+      throw new WizerException("the instance has no memory " + index + " (`" + exportName + "`)");
+    }
     int pages = memory.pages();
     byte[][] chunks = lend(memory, pages);
     if (chunks == null) {
@@ -118,14 +143,19 @@ public final class ChicoryInstanceState implements InstanceState {
         return e.index();
       }
     }
-    if (exportName.startsWith(canonicalPrefix)) {
+    if (byIndex && exportName.startsWith(canonicalPrefix)) {
       try {
         return Integer.parseInt(exportName.substring(canonicalPrefix.length()));
       } catch (NumberFormatException e) {
         // fall through to the error below
       }
     }
-    throw new WizerException("the instance has no " + kind + " export `" + exportName + "`");
+    throw new WizerException(
+        "the instance has no "
+            + kind.name().toLowerCase(java.util.Locale.ROOT)
+            + " export `"
+            + exportName
+            + "`: snapshot an instance of the instrumented module");
   }
 
   private static GlobalValue.Type typeOf(ValType vt) {

@@ -96,7 +96,7 @@ public final class ChicoryRuntime implements WizerRuntime {
         call(instance.export(config.initFunc()), config.initFunc());
         lap(config, "call " + config.initFunc(), t0);
       }
-      return ChicoryInstanceState.of(instance);
+      return ChicoryInstanceState.byIndex(instance);
     } finally {
       if (wasi != null) {
         wasi.close();

@@ -76,10 +76,18 @@ final class Harness {
     return assertRejected(messagePart, Wizer.builder().build(), wat(text));
   }
 
+  /** Calls {@code export}, or {@code name:arg,arg} with i32/i64 arguments; traps become a marker. */
   static long[] call(Instance instance, String export) {
-    ExportFunction f = instance.export(export);
+    String name = export;
+    long[] args = new long[0];
+    int colon = export.indexOf(':');
+    if (colon >= 0) {
+      name = export.substring(0, colon);
+      args = Arrays.stream(export.substring(colon + 1).split(",")).mapToLong(Long::parseLong).toArray();
+    }
+    ExportFunction f = instance.export(name);
     try {
-      long[] r = f.apply();
+      long[] r = f.apply(args);
       return r == null ? new long[0] : r;
     } catch (RuntimeException e) {
       return new long[] {Long.MIN_VALUE, e.getClass().getName().hashCode()};

@@ -231,4 +231,16 @@ class IncrementalSnapshotTest {
     assertArrayEquals(fromLive, fromArrays);
     assertEquals(7, call(instantiate(fromArrays), "steps")[0]);
   }
+
+  @Test
+  void anInstanceOfAnotherModuleIsRefused() {
+    byte[] out = KEEP.run(wat(STEPPER));
+    ModuleContext cx = KEEP.parseInstrumented(out);
+    Instance plain = instantiate(wat(STEPPER)); // not instrumented: no __wizer_* exports
+    WizerException e =
+        assertThrows(WizerException.class, () -> KEEP.snapshot(cx, ChicoryInstanceState.of(plain)));
+    assertTrue(e.getMessage().contains("no global export `__wizer_global_0`"), e.getMessage());
+    Instance other = instantiate(wat("(module (memory (export \"__wizer_memory_0\") 1))"));
+    assertThrows(WizerException.class, () -> KEEP.snapshot(cx, ChicoryInstanceState.of(other)));
+  }
 }
