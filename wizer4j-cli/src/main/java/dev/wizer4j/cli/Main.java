@@ -42,12 +42,18 @@ import picocli.CommandLine.Parameters;
     exitCodeOnInvalidInput = 2,
     exitCodeOnExecutionException = 1)
 public final class Main implements Callable<Integer> {
+  /** Exit status of a failure. */
+  static final int FAILURE = 1;
+
+  /** Exit status of a bad command line, as picocli and Wizer's clap use. */
+  static final int USAGE = 2;
 
   @Parameters(
       index = "0",
       arity = "0..1",
       paramLabel = "INPUT",
-      description = "Input module (binary .wasm; .wat needs wabt's wat2wasm). '-' or omitted: stdin.")
+      description =
+          "Input module (binary .wasm; .wat needs wabt's wat2wasm). '-' or omitted: stdin.")
   String input;
 
   @Option(
@@ -207,24 +213,37 @@ public final class Main implements Callable<Integer> {
     cl.setExecutionExceptionHandler(
         (ex, cmd, parsed) -> {
           main.report(ex);
-          return 1;
+          return ex instanceof UsageException ? USAGE : FAILURE;
         });
     cl.setParameterExceptionHandler(
         (ex, a) -> {
           stderr.println("error: " + ex.getMessage());
           stderr.println("Try 'wizer4j --help' for more information.");
-          return 2;
+          return USAGE;
         });
     cl.setOut(new java.io.PrintWriter(stdout, true));
-    return cl.execute(args);
+    try {
+      return cl.execute(args);
+    } catch (Error e) {
+      // picocli hands only Exceptions to the handler; a guest that declares a huge memory, a
+      // deeply nested module, or an assertion in a library run with -ea must still end with one
+      // line, not a JVM stack trace.
+      main.report(e);
+      return FAILURE;
+    }
   }
 
-  private void report(Exception ex) {
+  private void report(Throwable ex) {
     String msg = ex.getMessage() == null ? ex.getClass().getName() : ex.getMessage();
-    if (ex instanceof WizerException || ex instanceof IllegalArgumentException || ex instanceof CliException) {
+    if (ex instanceof WizerException || ex instanceof CliException) {
       stderr.println("error: " + msg);
     } else if (ex instanceof IOException) {
       stderr.println("error: " + msg);
+    } else if (ex instanceof OutOfMemoryError) {
+      stderr.println(
+          "error: out of memory (" + msg + "); give the JVM more heap, e.g. JAVA_OPTS=-Xmx8g");
+    } else if (ex instanceof StackOverflowError) {
+      stderr.println("error: call stack exhausted; give the JVM a larger stack, e.g. -Xss256m");
     } else {
       stderr.println("error: internal error: " + ex);
     }
@@ -234,7 +253,7 @@ public final class Main implements Callable<Integer> {
   }
 
   /** A user error found by the command line itself. */
-  static final class CliException extends RuntimeException {
+  static class CliException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     CliException(String message) {
@@ -242,9 +261,21 @@ public final class Main implements Callable<Integer> {
     }
   }
 
+  /** A bad command line: exit status 2, like an option picocli itself rejects. */
+  static final class UsageException extends CliException {
+    private static final long serialVersionUID = 1L;
+
+    UsageException(String message) {
+      super(message);
+    }
+  }
+
   @Override
   public Integer call() throws IOException {
     long start = System.nanoTime();
+    if (initFunc.isEmpty()) {
+      throw new UsageException("invalid value '' for '--init-func <NAME>': must not be empty");
+    }
     Wizer.Builder b =
         Wizer.builder()
             .initFunc(initFunc)
@@ -257,28 +288,51 @@ public final class Main implements Callable<Integer> {
             .engine(parseEngine(engine));
     for (String r : renames) {
       int eq = r.indexOf('=');
-      if (eq < 0) {
-        throw new CliException(
-            "invalid value '" + r + "' for '--rename-func <DST=SRC>': must contain exactly one '='");
+      if (eq <= 0 || eq == r.length() - 1) {
+        throw new UsageException(
+            "invalid value '"
+                + r
+                + "' for '--rename-func <DST=SRC>': must be two non-empty names joined by '='");
       }
-      b.renameFunc(r.substring(0, eq), r.substring(eq + 1));
+      try {
+        b.renameFunc(r.substring(0, eq), r.substring(eq + 1));
+      } catch (IllegalArgumentException e) {
+        throw new UsageException(e.getMessage());
+      }
     }
     for (String d : dirs) {
+      if (d.isEmpty()) {
+        throw new UsageException("invalid value '' for '--dir <DIR>': must not be empty");
+      }
       b.dir(d);
     }
     for (String m : mapDirs) {
       int sep = m.indexOf("::");
-      String guest = sep < 0 ? m : m.substring(0, sep);
-      String host = sep < 0 ? m : m.substring(sep + 2);
-      b.mapDir(guest, Path.of(host));
+      if (sep <= 0 || sep + 2 == m.length() || m.indexOf("::", sep + 2) >= 0) {
+        throw new UsageException(
+            "invalid value '"
+                + m
+                + "' for '--mapdir <GUEST::HOST>': must be of the form GUEST::HOST (one '::')");
+      }
+      b.mapDir(m.substring(0, sep), Path.of(m.substring(sep + 2)));
     }
+    List<String[]> preloadFiles = new ArrayList<>();
     for (String p : preloads) {
       int eq = p.indexOf('=');
-      if (eq <= 0) {
-        throw new CliException(
+      if (eq <= 0 || eq == p.length() - 1) {
+        throw new UsageException(
             "bad --preload option: '" + p + "' (must be of the form NAME=FILE)");
       }
-      b.preload(p.substring(0, eq), readModule(Path.of(p.substring(eq + 1)), "preload module"));
+      preloadFiles.add(new String[] {p.substring(0, eq), p.substring(eq + 1)});
+    }
+    // Every option is checked before any file is read, so that a bad command line is always
+    // reported as one (status 2), whatever the files hold.
+    for (String[] p : preloadFiles) {
+      try {
+        b.preload(p[0], readModule(Path.of(p[1]), "preload module"));
+      } catch (IllegalArgumentException e) {
+        throw new UsageException(e.getMessage());
+      }
     }
     if (verbose) {
       b.log(line -> stderr.println("wizer4j: " + line));
@@ -295,13 +349,18 @@ public final class Main implements Callable<Integer> {
       stderr.printf(
           Locale.ROOT,
           "wizer4j: read %s (%d bytes)%n",
-          input == null ? "<stdin>" : input,
+          input == null || input.equals("-") ? "<stdin>" : input,
           wasm.length);
     }
     byte[] out = wizer.run(wasm);
     if (output == null || output.equals("-")) {
       stdout.write(out);
       stdout.flush();
+      if (stdout.checkError()) {
+        // PrintStream swallows I/O errors (a closed pipe, a full disk); a truncated module on
+        // stdout must not end with status 0.
+        throw new CliException("cannot write the module to stdout");
+      }
     } else {
       writeAtomically(Path.of(output), out);
     }
@@ -309,7 +368,7 @@ public final class Main implements Callable<Integer> {
       stderr.printf(
           Locale.ROOT,
           "wizer4j: wrote %s (%d bytes) in %.1f ms%n",
-          output == null ? "<stdout>" : output,
+          output == null || output.equals("-") ? "<stdout>" : output,
           out.length,
           (System.nanoTime() - start) / 1e6);
     }
@@ -320,7 +379,7 @@ public final class Main implements Callable<Integer> {
     try {
       return Wizer.Engine.valueOf(s.toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
-      throw new CliException(
+      throw new UsageException(
           "invalid value '" + s + "' for '--engine': expected auto, interpreter or compiler");
     }
   }
@@ -332,7 +391,16 @@ public final class Main implements Callable<Integer> {
     if (dir == null || !Files.isDirectory(dir)) {
       throw new CliException("cannot write " + target + ": directory " + dir + " does not exist");
     }
-    Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+    if (Files.isDirectory(abs)) {
+      // A move would replace an empty directory with the module; Wizer refuses, and so do we.
+      throw new CliException("cannot write " + target + ": it is a directory");
+    }
+    Path tmp;
+    try {
+      tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+    } catch (IOException e) {
+      throw new CliException("cannot write " + target + ": " + describe(e));
+    }
     try {
       Files.write(tmp, bytes);
       keepOrDefaultPermissions(abs, tmp);
@@ -341,9 +409,22 @@ public final class Main implements Callable<Integer> {
       } catch (AtomicMoveNotSupportedException e) {
         Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
       }
+    } catch (IOException e) {
+      throw new CliException("cannot write " + target + ": " + describe(e));
     } finally {
       Files.deleteIfExists(tmp);
     }
+  }
+
+  /** An I/O error as a reason: the JDK's file exceptions carry only the path as message. */
+  private static String describe(IOException e) {
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied";
+    }
+    if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+      return f.getReason();
+    }
+    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
   }
 
   /** Temporary files are private; the output gets the old file's mode, or rw-r--r--. */
@@ -365,14 +446,18 @@ public final class Main implements Callable<Integer> {
     } catch (NoSuchFileException e) {
       throw new CliException("cannot read " + what + " " + path + ": no such file");
     } catch (IOException e) {
-      throw new CliException("cannot read " + what + " " + path + ": " + e.getMessage());
+      throw new CliException("cannot read " + what + " " + path + ": " + describe(e));
     }
     return toBinary(bytes, path.toString());
   }
 
   /** Binary modules pass through; WAT text is converted with wabt's wat2wasm if installed. */
   static byte[] toBinary(byte[] bytes, String name) throws IOException {
-    if (bytes.length >= 4 && bytes[0] == 0 && bytes[1] == 'a' && bytes[2] == 's' && bytes[3] == 'm') {
+    if (bytes.length >= 4
+        && bytes[0] == 0
+        && bytes[1] == 'a'
+        && bytes[2] == 's'
+        && bytes[3] == 'm') {
       return bytes;
     }
     if (!looksLikeText(bytes)) {
@@ -386,11 +471,7 @@ public final class Main implements Callable<Integer> {
       try {
         p =
             new ProcessBuilder(
-                    "wat2wasm",
-                    "--enable-all",
-                    tmpIn.toString(),
-                    "-o",
-                    tmpOut.toString())
+                    "wat2wasm", "--enable-all", tmpIn.toString(), "-o", tmpOut.toString())
                 .redirectErrorStream(true)
                 .start();
       } catch (IOException e) {
