@@ -392,7 +392,8 @@ public final class Main implements Callable<Integer> {
       throw new CliException("cannot write " + target + ": directory " + dir + " does not exist");
     }
     if (Files.isDirectory(abs)) {
-      // A move would replace an empty directory with the module; Wizer refuses, and so do we.
+      // rename(2) would fail with a message naming the temporary file, and the non-atomic
+      // fallback of Files.move would replace an empty directory. Wizer refuses; so do we.
       throw new CliException("cannot write " + target + ": it is a directory");
     }
     Path tmp;
