@@ -47,8 +47,16 @@ final class Check {
     FunctionBody[] bodies = module.codeSection().functionBodies();
     int maxMemoryInit = -1;
     for (int f = 0; f < bodies.length; f++) {
+      // Every block must be closed and the body itself too: Chicory's parser accepts a body
+      // whose final `end` closes an inner block, so the balance is checked here.
+      int depth = 1;
       for (AnnotatedInstruction ins : bodies[f].instructions()) {
         OpCode op = ins.opcode();
+        if (op == OpCode.BLOCK || op == OpCode.LOOP || op == OpCode.IF || op == OpCode.TRY_TABLE) {
+          depth++;
+        } else if (op == OpCode.END) {
+          depth--;
+        }
         String name = unsupportedName(op);
         if (name != null) {
           throw new WizerException.Unsupported(
@@ -59,6 +67,13 @@ final class Check {
         if (op == OpCode.MEMORY_INIT) {
           maxMemoryInit = (int) Math.max(maxMemoryInit, ins.operand(0));
         }
+      }
+      if (depth != 0) {
+        throw new WizerException.InvalidModule(
+            "wasm validation failed: the body of function "
+                + (importedFunctions + f)
+                + " does not end with the `end` of the function",
+            -1);
       }
     }
     return maxMemoryInit;
@@ -165,8 +180,9 @@ final class Check {
       FunctionType type = functionType(cx.module, initialize.index());
       if (!type.params().isEmpty() || !type.returns().isEmpty()) {
         throw new WizerException.InitFailed(
-            "the Wasm module's `_initialize` function export does not have type `[] -> []` but "
-                + type);
+            "the Wasm module's `_initialize` function export does not have type `[] -> []` but `"
+                + show(type)
+                + "`");
       }
     }
     ModuleContext.Export e = cx.findExport(name);
@@ -209,5 +225,22 @@ final class Check {
       typeIndex = module.functionSection().getFunctionType(funcIndex - imported);
     }
     return module.typeSection().getType(typeIndex);
+  }
+
+  /** A function type the way the text format writes it: {@code [i32 i64] -> [f32]}. */
+  static String show(FunctionType type) {
+    StringBuilder b = new StringBuilder("[");
+    for (int i = 0; i < type.params().size(); i++) {
+      b.append(i == 0 ? "" : " ").append(valType(type.params().get(i)));
+    }
+    b.append("] -> [");
+    for (int i = 0; i < type.returns().size(); i++) {
+      b.append(i == 0 ? "" : " ").append(valType(type.returns().get(i)));
+    }
+    return b.append(']').toString();
+  }
+
+  private static String valType(com.dylibso.chicory.wasm.types.ValType t) {
+    return t.toString().toLowerCase(java.util.Locale.ROOT);
   }
 }

@@ -7,8 +7,10 @@ import dev.wizer4j.ModuleContext.Export;
 import dev.wizer4j.ModuleContext.GlobalDef;
 import dev.wizer4j.ModuleContext.MemoryDef;
 import dev.wizer4j.ModuleContext.Section;
+import java.io.ByteArrayInputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The parse pass: indexes the input's sections, decodes the few sections a later pass changes,
@@ -21,13 +23,20 @@ import java.util.List;
 final class Parse {
   static final int CUSTOM = 0;
   static final int IMPORT = 2;
+  static final int FUNCTION = 3;
+  static final int TABLE = 4;
   static final int MEMORY = 5;
   static final int GLOBAL = 6;
   static final int EXPORT = 7;
   static final int START = 8;
+  static final int ELEMENT = 9;
   static final int CODE = 10;
   static final int DATA = 11;
   static final int DATA_COUNT = 12;
+  static final int TAG = 13;
+
+  /** Chicory keeps a memory in Java arrays indexed by int: at most 32,767 pages of 64 KiB. */
+  static final long CHICORY_MAX_PAGES = 32767;
 
   private Parse() {}
 
@@ -42,6 +51,12 @@ final class Parse {
     List<Export> allExports = new ArrayList<>();
     List<DataSegment> data = new ArrayList<>();
     int importedMemories = 0;
+    int importedTables = 0;
+    int importedTags = 0;
+    int definedFunctions = 0;
+    int definedTables = 0;
+    int definedTags = 0;
+    List<Integer> exportOffsets = new ArrayList<>();
     String wizerImport = null;
 
     for (Section s : sections) {
@@ -67,6 +82,7 @@ final class Parse {
               case ModuleContext.KIND_TABLE -> {
                 r.skipValType();
                 skipLimits(r);
+                importedTables++;
                 unsupportedImports.add("table `" + module + "." + name + "`");
               }
               case ModuleContext.KIND_MEMORY -> {
@@ -83,11 +99,16 @@ final class Parse {
               case ModuleContext.KIND_TAG -> {
                 r.u8();
                 r.u32();
+                importedTags++;
               }
               default -> throw new WizerException.InvalidModule("unknown import kind " + kind, at);
             }
           }
         }
+        case FUNCTION -> definedFunctions = r.u32AsInt("function count");
+        case TABLE -> definedTables = r.u32AsInt("table count");
+        case TAG -> definedTags = r.u32AsInt("tag count");
+        case ELEMENT -> checkElements(r);
         case MEMORY -> {
           int n = r.u32AsInt("memory count");
           for (int i = 0; i < n; i++) {
@@ -111,6 +132,13 @@ final class Parse {
                       "memory %d has a custom page size (custom-page-sizes), which the Chicory"
                           + " runtime cannot run (at offset 0x%x)",
                       index, at));
+            }
+            if (min > CHICORY_MAX_PAGES) {
+              throw new WizerException.Unsupported(
+                  String.format(
+                      "memory %d starts at %d pages (%d MiB), more than the %d pages (2 GiB) the"
+                          + " Chicory runtime can hold (at offset 0x%x)",
+                      index, min, min / 16, CHICORY_MAX_PAGES, at));
             }
             if ((flags & ~3) != 0) {
               throw new WizerException.InvalidModule("unknown memory limits flags " + flags, at);
@@ -142,6 +170,7 @@ final class Parse {
         case EXPORT -> {
           int n = r.u32AsInt("export count");
           for (int i = 0; i < n; i++) {
+            exportOffsets.add(r.pos());
             String name = r.name();
             int kind = r.u8();
             int index = r.u32AsInt("export index");
@@ -176,6 +205,7 @@ final class Parse {
       }
       boolean decoded =
           s.id() == IMPORT
+              || s.id() == ELEMENT
               || s.id() == MEMORY
               || s.id() == GLOBAL
               || s.id() == EXPORT
@@ -184,6 +214,36 @@ final class Parse {
         throw new WizerException.InvalidModule(
             "section " + s.id() + " has " + (r.limit() - r.pos()) + " bytes left after its entries",
             r.pos());
+      }
+    }
+
+    // Chicory's validator does not bound export indices; an export past the end of its index
+    // space would otherwise surface as a confusing failure at instantiation, or be copied into
+    // an invalid output.
+    int[] counts = {
+      importedFunctions + definedFunctions,
+      importedTables + definedTables,
+      importedMemories + memories.size(),
+      importedGlobals + globals.size(),
+      importedTags + definedTags
+    };
+    for (int i = 0; i < allExports.size(); i++) {
+      Export e = allExports.get(i);
+      if (e.kind() < 0 || e.kind() >= counts.length) {
+        throw new WizerException.InvalidModule(
+            "export `" + e.name() + "` has unknown kind " + e.kind(), exportOffsets.get(i));
+      }
+      if (e.index() >= counts[e.kind()]) {
+        throw new WizerException.InvalidModule(
+            "export `"
+                + e.name()
+                + "` refers to "
+                + ModuleContext.kindName(e.kind())
+                + " "
+                + e.index()
+                + ", but the module has "
+                + counts[e.kind()],
+            exportOffsets.get(i));
       }
     }
 
@@ -238,6 +298,45 @@ final class Parse {
         exports,
         data,
         snapshotStart);
+  }
+
+  /**
+   * Walks the element segments, so that unknown segment flags (which Chicory's parser lets
+   * through, and which the output would copy) are rejected with their offset.
+   */
+  private static void checkElements(WasmReader r) {
+    int n = r.u32AsInt("element segment count");
+    for (int i = 0; i < n; i++) {
+      int at = r.pos();
+      long flags = r.u32();
+      if (flags > 7) {
+        throw new WizerException.InvalidModule("unknown element segment flags " + flags, at);
+      }
+      boolean passiveOrDeclarative = (flags & 1) != 0;
+      boolean explicitTable = (flags & 2) != 0;
+      boolean expressions = (flags & 4) != 0;
+      if (!passiveOrDeclarative) {
+        if (explicitTable) {
+          r.u32();
+        }
+        r.skipConstExpr();
+      }
+      if (passiveOrDeclarative || explicitTable) {
+        if (expressions) {
+          r.skipValType();
+        } else if (r.u8() != 0) {
+          throw new WizerException.InvalidModule("unknown element kind", r.pos() - 1);
+        }
+      }
+      int items = r.u32AsInt("element count");
+      for (int k = 0; k < items; k++) {
+        if (expressions) {
+          r.skipConstExpr();
+        } else {
+          r.u32();
+        }
+      }
+    }
   }
 
   private static void skipLimits(WasmReader r) {
@@ -298,13 +397,19 @@ final class Parse {
     return sections;
   }
 
-  /** Parses and type-checks the whole module with Chicory's validator. */
+  /**
+   * Parses and type-checks the whole module with Chicory's validator. Custom sections are left
+   * undecoded: they never make a module invalid, and the output copies them as they are.
+   */
   private static WasmModule validate(byte[] bytes) {
     try {
-      return Parser.parse(bytes);
+      return Parser.builder()
+          .withCustomParsers(Map.of())
+          .build()
+          .parse(() -> new ByteArrayInputStream(bytes));
     } catch (WizerException e) {
       throw e;
-    } catch (RuntimeException | StackOverflowError e) {
+    } catch (RuntimeException | StackOverflowError | AssertionError e) {
       String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
       throw new WizerException.InvalidModule("wasm validation failed: " + msg, e);
     }

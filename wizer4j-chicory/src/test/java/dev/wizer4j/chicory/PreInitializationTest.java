@@ -461,4 +461,56 @@ class PreInitializationTest {
     byte[] component = {0, 'a', 's', 'm', 0x0d, 0, 1, 0};
     assertRejected("found a component", Wizer.builder().build(), component);
   }
+
+  private static byte[] hex(String h) {
+    byte[] b = new byte[h.length() / 2];
+    for (int i = 0; i < b.length; i++) {
+      b[i] = (byte) Integer.parseInt(h.substring(2 * i, 2 * i + 2), 16);
+    }
+    return b;
+  }
+
+  // Inputs that Chicory's own parser lets through; each would otherwise fail late or be copied
+  // into an invalid output.
+
+  @Test
+  void exportsPastTheEndOfTheirIndexSpaceAreInvalid() {
+    assertRejected(
+        "export `wizer-initialize` refers to function 3, but the module has 1 (at offset",
+        Wizer.builder().build(),
+        wat("(module (func) (export \"wizer-initialize\" (func 3)))"));
+    assertRejected(
+        "export `m` refers to memory 1, but the module has 0",
+        "(module (func (export \"wizer-initialize\")) (export \"m\" (memory 1)))");
+    assertRejected(
+        "export `t` refers to tag 2, but the module has 0",
+        "(module (func (export \"wizer-initialize\")) (export \"t\" (tag 2)))");
+  }
+
+  @Test
+  void unknownElementSegmentFlagsAreInvalid() {
+    assertRejected(
+        "unknown element segment flags 64 (at offset 0x31)",
+        Wizer.builder().build(),
+        hex(
+            "0061736d01000000010401600000030201000404017000010714011077697a65722d696e697469616c"
+                + "697a6500000907014041000b01000a040102000b"));
+  }
+
+  @Test
+  void aBodyWhoseLastEndClosesAnInnerBlockIsInvalid() {
+    assertRejected(
+        "does not end with the `end` of the function",
+        Wizer.builder().build(),
+        hex(
+            "0061736d01000000010401600000030201000714011077697a65722d696e697469616c697a6500000a"
+                + "08010600410102400b"));
+  }
+
+  @Test
+  void memoriesLargerThanChicoryCanHoldAreReported() {
+    assertRejected(
+        "more than the 32767 pages (2 GiB) the Chicory runtime can hold",
+        "(module (memory 65536) (func (export \"wizer-initialize\")))");
+  }
 }
