@@ -187,11 +187,11 @@ final class MemoryScan {
   }
 
   /**
-   * Flattens the per-memory ranges and, if there are more than {@link #MAX_DATA_SEGMENTS},
-   * merges neighbours in the same memory until the limit holds. Each merge trades the zeros of
-   * the gap for the header of the second segment, so the merges that add the fewest bytes go
-   * first: the gap minus the header it saves (the first segment's length may also need a longer
-   * LEB128). Ties go to the lowest address, so the result is deterministic.
+   * Flattens the per-memory ranges and, if there are more than {@link #MAX_DATA_SEGMENTS}, merges
+   * neighbours in the same memory until the limit holds. Each merge trades the zeros of the gap for
+   * the header of the second segment, so the merges that add the fewest bytes go first: the gap
+   * minus the header it saves (the first segment's length may also need a longer LEB128). Ties go
+   * to the lowest address, so the result is deterministic.
    */
   static List<Range> capSegments(List<Ranges> perMemory) {
     int total = 0;

@@ -301,8 +301,8 @@ final class Parse {
   }
 
   /**
-   * Walks the element segments, so that unknown segment flags (which Chicory's parser lets
-   * through, and which the output would copy) are rejected with their offset.
+   * Walks the element segments, so that unknown segment flags (which Chicory's parser lets through,
+   * and which the output would copy) are rejected with their offset.
    */
   private static void checkElements(WasmReader r) {
     int n = r.u32AsInt("element segment count");

@@ -43,9 +43,9 @@ public final class ChicoryInstanceState implements InstanceState {
   }
 
   /**
-   * The state of an instance of the very module a context was parsed from, instrumented or not:
-   * the canonical names carry the index ({@code __wizer_global_3} is global 3), so the state is
-   * read by index and the module never needs its instrumented copy parsed and instantiated.
+   * The state of an instance of the very module a context was parsed from, instrumented or not: the
+   * canonical names carry the index ({@code __wizer_global_3} is global 3), so the state is read by
+   * index and the module never needs its instrumented copy parsed and instantiated.
    */
   static ChicoryInstanceState byIndex(Instance instance) {
     return new ChicoryInstanceState(instance, true);

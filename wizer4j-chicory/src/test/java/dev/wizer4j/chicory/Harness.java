@@ -76,14 +76,19 @@ final class Harness {
     return assertRejected(messagePart, Wizer.builder().build(), wat(text));
   }
 
-  /** Calls {@code export}, or {@code name:arg,arg} with i32/i64 arguments; traps become a marker. */
+  /**
+   * Calls {@code export}, or {@code name:arg,arg} with i32/i64 arguments; traps become a marker.
+   */
   static long[] call(Instance instance, String export) {
     String name = export;
     long[] args = new long[0];
     int colon = export.indexOf(':');
     if (colon >= 0) {
       name = export.substring(0, colon);
-      args = Arrays.stream(export.substring(colon + 1).split(",")).mapToLong(Long::parseLong).toArray();
+      args =
+          Arrays.stream(export.substring(colon + 1).split(","))
+              .mapToLong(Long::parseLong)
+              .toArray();
     }
     ExportFunction f = instance.export(name);
     try {

@@ -65,7 +65,8 @@ class RealModulesTest {
               section instanceof com.dylibso.chicory.wasm.types.UnknownCustomSection u
                   ? u.bytes()
                   : new byte[0],
-              after.customSection(section.name()) instanceof com.dylibso.chicory.wasm.types.UnknownCustomSection v
+              after.customSection(section.name())
+                      instanceof com.dylibso.chicory.wasm.types.UnknownCustomSection v
                   ? v.bytes()
                   : new byte[0]),
           "custom section " + section.name());
