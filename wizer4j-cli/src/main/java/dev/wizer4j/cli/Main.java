@@ -198,8 +198,6 @@ public final class Main implements Callable<Integer> {
       System.setProperty("com.dylibso.chicory.wasm.Parser.DIGEST_ALGORITHM", "none");
     }
     PrintStream realOut = System.out;
-    // Guest output must never mix with a module written to stdout.
-    System.setOut(System.err);
     int code = run(args, realOut, System.err);
     realOut.flush();
     System.exit(code);
@@ -352,8 +350,19 @@ public final class Main implements Callable<Integer> {
           input == null || input.equals("-") ? "<stdin>" : input,
           wasm.length);
     }
-    byte[] out = wizer.run(wasm);
-    if (output == null || output.equals("-")) {
+    boolean toStdout = output == null || output.equals("-");
+    byte[] out;
+    PrintStream systemOut = System.out;
+    if (toStdout) {
+      // The guest's stdout (WASI inherits System.out) must never mix with the module.
+      System.setOut(stderr);
+    }
+    try {
+      out = wizer.run(wasm);
+    } finally {
+      System.setOut(systemOut);
+    }
+    if (toStdout) {
       stdout.write(out);
       stdout.flush();
       if (stdout.checkError()) {

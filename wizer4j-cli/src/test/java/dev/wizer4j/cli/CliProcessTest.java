@@ -79,6 +79,16 @@ class CliProcessTest {
   }
 
   @Test
+  void withAnOutputFileTheGuestKeepsTheRealStdout() {
+    write(dir, "chatty.wasm", wat(CHATTY));
+    Result r = assertSucceeds(runProcess(dir, null, "--allow-wasi", "chatty.wasm", "-o", "o.wasm"));
+    assertTrue(
+        new String(r.stdout(), StandardCharsets.UTF_8).contains("hello from init"), r::describe);
+    assertEquals("", r.stderr());
+    assertValid(read(dir.resolve("o.wasm")));
+  }
+
+  @Test
   void failureLeavesTheExistingOutputAlone() {
     byte[] wasm = wat("(module (func (export \"wizer-initialize\") unreachable))");
     write(dir, "in.wasm", wasm);
