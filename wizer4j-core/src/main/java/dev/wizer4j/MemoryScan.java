@@ -6,8 +6,7 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.RecursiveTask;
+import java.util.stream.IntStream;
 
 /**
  * Finds the non-zero regions of a memory, the data segments of a snapshot.
@@ -86,41 +85,31 @@ final class MemoryScan {
 
   static Ranges nonZeroRanges(MemoryImage image) {
     long len = image.byteLength();
-    if (len < PARALLEL_THRESHOLD || ForkJoinPool.getCommonPoolParallelism() < 2) {
+    int cores = Runtime.getRuntime().availableProcessors();
+    if (len < PARALLEL_THRESHOLD || cores < 2) {
       Ranges out = new Ranges();
       scan(image, 0, len, out);
       return out;
     }
-    return ForkJoinPool.commonPool().invoke(new Slice(image, 0, len));
-  }
-
-  /** Scans halves in parallel, then joins them; joining applies the same gap rule. */
-  private static final class Slice extends RecursiveTask<Ranges> {
-    private static final long serialVersionUID = 1L;
-    private final transient MemoryImage image;
-    private final long from;
-    private final long to;
-
-    Slice(MemoryImage image, long from, long to) {
-      this.image = image;
-      this.from = from;
-      this.to = to;
+    // Slices of whole pages, scanned by a parallel stream (the common pool and this thread),
+    // then joined in order; joining applies the same gap rule as a sequential scan.
+    long sliceLen = Math.max(1L << 20, (len / (cores * 4L) + 0xffff) & ~0xffffL);
+    int slices = (int) ((len + sliceLen - 1) / sliceLen);
+    List<Ranges> parts =
+        IntStream.range(0, slices)
+            .parallel()
+            .mapToObj(
+                s -> {
+                  Ranges out = new Ranges();
+                  scan(image, s * sliceLen, Math.min(len, (s + 1) * sliceLen), out);
+                  return out;
+                })
+            .toList();
+    Ranges all = parts.get(0);
+    for (int s = 1; s < parts.size(); s++) {
+      all.addAll(parts.get(s));
     }
-
-    @Override
-    protected Ranges compute() {
-      if (to - from <= PARALLEL_THRESHOLD / 2) {
-        Ranges out = new Ranges();
-        scan(image, from, to, out);
-        return out;
-      }
-      long mid = from + ((to - from) / 2 & ~0xffffL);
-      Slice right = new Slice(image, mid, to);
-      right.fork();
-      Ranges left = new Slice(image, from, mid).compute();
-      left.addAll(right.join());
-      return left;
-    }
+    return all;
   }
 
   /** Appends the non-zero runs of {@code [from, to)}; a run never extends past {@code to}. */

@@ -249,7 +249,13 @@ final class Parse {
 
     // The checks run in the order Wizer runs them, so that a module with several problems gets
     // the same first complaint from both tools.
-    WasmModule module = validate(bytes);
+    int codeBytes = 0;
+    for (Section s : sections) {
+      if (s.id() == CODE) {
+        codeBytes = s.length();
+      }
+    }
+    WasmModule module = validate(bytes, codeBytes);
     Check.globals(globals);
     int maxMemoryInit = Check.code(module, importedFunctions);
     if (wizerImport != null) {
@@ -401,8 +407,12 @@ final class Parse {
    * Parses and type-checks the whole module with Chicory's validator. Custom sections are left
    * undecoded: they never make a module invalid, and the output copies them as they are.
    */
-  private static WasmModule validate(byte[] bytes) {
+  private static WasmModule validate(byte[] bytes, int codeBytes) {
     try {
+      WasmModule parallel = ParallelValidation.parse(bytes, codeBytes);
+      if (parallel != null) {
+        return parallel;
+      }
       return Parser.builder()
           .withCustomParsers(Map.of())
           .build()
