@@ -37,12 +37,6 @@ import java.util.function.Function;
 public final class ChicoryRuntime implements WizerRuntime {
   static final String WASI_MODULE = "wasi_snapshot_preview1";
 
-  /**
-   * Modules with at most this many code bytes run on the runtime compiler under {@code AUTO}:
-   * compiling costs time up front, and for a large module most code never runs during init.
-   */
-  static final int AUTO_COMPILE_MAX_CODE_BYTES = 0;
-
   @Override
   public InstanceState initialize(ModuleContext cx, Wizer config) {
     long t0 = System.nanoTime();
@@ -111,11 +105,11 @@ public final class ChicoryRuntime implements WizerRuntime {
   }
 
   private static Function<Instance, Machine> machine(WasmModule module, Wizer config) {
-    Wizer.Engine engine = config.engine();
-    if (engine == Wizer.Engine.INTERPRETER) {
-      return null;
-    }
-    if (engine == Wizer.Engine.AUTO) {
+    // AUTO is the interpreter: it starts at once, while Chicory's compiler spends 0.5 s or more
+    // (growing with code size) before the first instruction runs. No static property of a
+    // module tells how long its init will run, and racing both engines would make the output
+    // depend on which finished first, so the choice is left to --engine compiler.
+    if (config.engine() != Wizer.Engine.COMPILER) {
       return null;
     }
     try {
