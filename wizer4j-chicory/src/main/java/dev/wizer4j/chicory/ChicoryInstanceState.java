@@ -1,6 +1,7 @@
 package dev.wizer4j.chicory;
 
 import com.dylibso.chicory.runtime.ByteArrayMemory;
+import com.dylibso.chicory.runtime.ByteBufferMemory;
 import com.dylibso.chicory.runtime.GlobalInstance;
 import com.dylibso.chicory.runtime.Instance;
 import com.dylibso.chicory.runtime.Memory;
@@ -12,6 +13,7 @@ import dev.wizer4j.InstanceState;
 import dev.wizer4j.MemoryImage;
 import dev.wizer4j.WizerException;
 import java.lang.reflect.Field;
+import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.util.function.Function;
 
@@ -27,7 +29,8 @@ import java.util.function.Function;
  */
 public final class ChicoryInstanceState implements InstanceState {
   private static final int PAGE = 65536;
-  private static final Field PAGES = pagesField();
+  private static final Field ARRAY_PAGES = pagesField(ByteArrayMemory.class, byte[][].class);
+  private static final Field BUFFER_PAGES = pagesField(ByteBufferMemory.class, ByteBuffer[].class);
 
   private final Instance instance;
   private final boolean byIndex;
@@ -97,30 +100,51 @@ public final class ChicoryInstanceState implements InstanceState {
     return reader.apply(MemoryImage.ofChunks(chunks, pages, PAGE));
   }
 
+  /**
+   * The pages of Chicory's two memory implementations, lent as they are: both keep one heap array
+   * per 64 KiB page ({@link ByteArrayMemory} directly, {@link ByteBufferMemory} behind heap
+   * buffers). Returns null for any other memory, or if this Chicory keeps its pages elsewhere.
+   */
   private static byte[][] lend(Memory memory, int pages) {
-    if (PAGES == null || memory.getClass() != ByteArrayMemory.class) {
-      return null;
-    }
     try {
-      byte[][] all = (byte[][]) PAGES.get(memory);
-      if (all == null || all.length < pages) {
-        return null;
+      if (memory.getClass() == ByteArrayMemory.class && ARRAY_PAGES != null) {
+        byte[][] all = (byte[][]) ARRAY_PAGES.get(memory);
+        return all != null && all.length >= pages && whole(all, pages) ? all : null;
       }
-      for (int p = 0; p < pages; p++) {
-        if (all[p] == null || all[p].length < PAGE) {
+      if (memory.getClass() == ByteBufferMemory.class && BUFFER_PAGES != null) {
+        ByteBuffer[] all = (ByteBuffer[]) BUFFER_PAGES.get(memory);
+        if (all == null || all.length < pages) {
           return null;
         }
+        byte[][] arrays = new byte[pages][];
+        for (int p = 0; p < pages; p++) {
+          ByteBuffer b = all[p];
+          if (b == null || !b.hasArray() || b.arrayOffset() != 0) {
+            return null;
+          }
+          arrays[p] = b.array();
+        }
+        return whole(arrays, pages) ? arrays : null;
       }
-      return all;
     } catch (IllegalAccessException | RuntimeException e) {
       return null;
     }
+    return null;
   }
 
-  private static Field pagesField() {
+  private static boolean whole(byte[][] pages, int count) {
+    for (int p = 0; p < count; p++) {
+      if (pages[p] == null || pages[p].length < PAGE) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static Field pagesField(Class<?> memoryClass, Class<?> type) {
     try {
-      Field f = ByteArrayMemory.class.getDeclaredField("pages");
-      if (f.getType() != byte[][].class) {
+      Field f = memoryClass.getDeclaredField("pages");
+      if (f.getType() != type) {
         return null;
       }
       f.setAccessible(true);
