@@ -25,10 +25,10 @@ final class MemoryScan {
   static final int MAX_DATA_SEGMENTS = 10_000;
 
   /**
-   * The smallest encoding of an extra active segment in memory 0 is 4 bytes beyond its data in the
-   * most compact case counted by Wizer (flags, opcode, 1-byte offset, length; the `end` byte makes
-   * 5). Gaps up to 4 zero bytes are merged: that is what Wizer does, and it keeps our output
-   * byte-for-byte comparable with it.
+   * Zero runs of at most this many bytes stay inside a segment. A new active segment costs at
+   * least 5 bytes besides its data (flags, {@code i32.const}, a 1-byte offset, {@code end}, a
+   * 1-byte length), so keeping up to 4 zeros never makes the output larger. Wizer uses the same
+   * bound, so below the segment cap both tools emit the same segments.
    */
   static final int MERGE_GAP = 4;
 
