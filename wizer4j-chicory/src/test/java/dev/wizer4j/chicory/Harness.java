@@ -58,6 +58,16 @@ final class Harness {
     return assertWizened(Wizer.builder().build(), wat(text), probes);
   }
 
+  /** The export names of {@code wasm}, in order. */
+  static List<String> exports(byte[] wasm) {
+    var section = Parser.parse(wasm).exportSection();
+    List<String> names = new ArrayList<>();
+    for (int i = 0; i < section.exportCount(); i++) {
+      names.add(section.getExport(i).name());
+    }
+    return names;
+  }
+
   static void assertValid(byte[] wasm) {
     Parser.parse(wasm);
     assertNull(Wat.validate(wasm), "wasm-validate rejects the output");

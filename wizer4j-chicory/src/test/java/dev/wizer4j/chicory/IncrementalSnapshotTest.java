@@ -3,6 +3,7 @@ package dev.wizer4j.chicory;
 import static dev.wizer4j.chicory.Harness.assertSameState;
 import static dev.wizer4j.chicory.Harness.assertValid;
 import static dev.wizer4j.chicory.Harness.call;
+import static dev.wizer4j.chicory.Harness.exports;
 import static dev.wizer4j.chicory.Harness.instantiate;
 import static dev.wizer4j.chicory.Harness.wat;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -18,7 +19,6 @@ import dev.wizer4j.MemoryImage;
 import dev.wizer4j.ModuleContext;
 import dev.wizer4j.Wizer;
 import dev.wizer4j.WizerException;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,15 +55,6 @@ class IncrementalSnapshotTest {
       """;
 
   private static final Wizer KEEP = Wizer.builder().keepInstrumentation(true).build();
-
-  private static List<String> exports(byte[] wasm) {
-    var ex = Parser.parse(wasm).exportSection();
-    List<String> names = new ArrayList<>();
-    for (int i = 0; i < ex.exportCount(); i++) {
-      names.add(ex.getExport(i).name());
-    }
-    return names;
-  }
 
   @Test
   void keptInstrumentationIsCanonicalAndTheOutputRunsNormally() {

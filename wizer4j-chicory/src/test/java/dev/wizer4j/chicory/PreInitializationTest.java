@@ -3,6 +3,7 @@ package dev.wizer4j.chicory;
 import static dev.wizer4j.chicory.Harness.assertRejected;
 import static dev.wizer4j.chicory.Harness.assertWizened;
 import static dev.wizer4j.chicory.Harness.call;
+import static dev.wizer4j.chicory.Harness.exports;
 import static dev.wizer4j.chicory.Harness.instantiate;
 import static dev.wizer4j.chicory.Harness.wat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -12,12 +13,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.dylibso.chicory.runtime.Instance;
 import com.dylibso.chicory.wasm.Parser;
-import com.dylibso.chicory.wasm.WasmModule;
 import com.dylibso.chicory.wasm.types.ActiveDataSegment;
 import com.dylibso.chicory.wasm.types.PassiveDataSegment;
 import dev.wizer4j.Wizer;
 import dev.wizer4j.WizerException;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,15 +26,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  * One test per rule of pre-initialization (DESIGN.md §1), each differential against a plain run.
  */
 class PreInitializationTest {
-
-  private static List<String> exports(byte[] wasm) {
-    WasmModule m = Parser.parse(wasm);
-    List<String> names = new ArrayList<>();
-    for (int i = 0; i < m.exportSection().exportCount(); i++) {
-      names.add(m.exportSection().getExport(i).name());
-    }
-    return names;
-  }
 
   @Test
   void globalsKeepTheirExactBits() {
