@@ -5,10 +5,8 @@ import com.dylibso.chicory.wasm.WasmModule;
 import dev.wizer4j.Instrumented;
 import dev.wizer4j.Wizer;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
@@ -32,18 +30,6 @@ public class ParseBenchmark {
 
   private byte[] wasm;
   private Wizer wizer;
-
-  /** Input bytes processed, as a rate next to the operation rate. */
-  @State(Scope.Thread)
-  @AuxCounters(AuxCounters.Type.OPERATIONS)
-  public static class Throughput {
-    public double megabytes;
-
-    @Setup(Level.Iteration)
-    public void reset() {
-      megabytes = 0;
-    }
-  }
 
   @Setup
   public void setup() {

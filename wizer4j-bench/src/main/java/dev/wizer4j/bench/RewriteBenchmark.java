@@ -5,10 +5,8 @@ import dev.wizer4j.ModuleContext;
 import dev.wizer4j.Wizer;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
@@ -41,18 +39,6 @@ public class RewriteBenchmark {
   private ModuleContext cx;
   private InstanceState state;
   private byte[] sameSize;
-
-  /** Output bytes produced, as a rate next to the operation rate. */
-  @State(Scope.Thread)
-  @AuxCounters(AuxCounters.Type.OPERATIONS)
-  public static class Throughput {
-    public double megabytes;
-
-    @Setup(Level.Iteration)
-    public void reset() {
-      megabytes = 0;
-    }
-  }
 
   @Setup
   public void setup() {
