@@ -25,10 +25,10 @@ final class MemoryScan {
   static final int MAX_DATA_SEGMENTS = 10_000;
 
   /**
-   * Zero runs of at most this many bytes stay inside a segment. A new active segment costs at
-   * least 5 bytes besides its data (flags, {@code i32.const}, a 1-byte offset, {@code end}, a
-   * 1-byte length), so keeping up to 4 zeros never makes the output larger. Wizer uses the same
-   * bound, so below the segment cap both tools emit the same segments.
+   * Zero runs of at most this many bytes stay inside a segment. A new active segment costs at least
+   * 5 bytes besides its data (flags, {@code i32.const}, a 1-byte offset, {@code end}, a 1-byte
+   * length), so keeping up to 4 zeros never makes the output larger. Wizer uses the same bound, so
+   * below the segment cap both tools emit the same segments.
    */
   static final int MERGE_GAP = 4;
 
