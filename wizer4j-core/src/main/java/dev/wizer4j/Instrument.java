@@ -51,14 +51,7 @@ final class Instrument {
 
   private static void writeExports(ModuleContext cx, ByteSink out) {
     ByteSink body = new ByteSink(64);
-    int count = cx.exports.size();
-    for (GlobalDef g : cx.globals) {
-      if (g.mutable()) {
-        count++;
-      }
-    }
-    count += cx.memories.size();
-    body.u32(count);
+    body.u32(cx.exports.size() + canonicalCount(cx));
     for (ModuleContext.Export e : cx.exports) {
       body.name(e.name()).u8(e.kind()).u32(e.index());
     }

@@ -1,7 +1,6 @@
 package dev.wizer4j;
 
 import com.dylibso.chicory.wasm.WasmModule;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -105,40 +104,6 @@ public final class ModuleContext {
   /** Whether the input already carried the canonical instrumentation exports. */
   public boolean instrumented() {
     return instrumented;
-  }
-
-  /** Size of the input module in bytes. */
-  public int inputSize() {
-    return bytes.length;
-  }
-
-  /** The export names, in order, of the input (instrumentation exports left out). */
-  public List<String> exportNames() {
-    List<String> names = new ArrayList<>(exports.size());
-    for (Export e : exports) {
-      names.add(e.name());
-    }
-    return names;
-  }
-
-  /** The canonical instrumentation export names of the mutable globals, by ascending index. */
-  public List<String> globalExportNames() {
-    List<String> names = new ArrayList<>();
-    for (GlobalDef g : globals) {
-      if (g.mutable()) {
-        names.add(GLOBAL_PREFIX + g.index());
-      }
-    }
-    return names;
-  }
-
-  /** The canonical instrumentation export names of the defined memories, by ascending index. */
-  public List<String> memoryExportNames() {
-    List<String> names = new ArrayList<>();
-    for (MemoryDef m : memories) {
-      names.add(MEMORY_PREFIX + m.index());
-    }
-    return names;
   }
 
   Export findExport(String name) {
