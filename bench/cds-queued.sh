@@ -2,7 +2,7 @@
 # Shows the JDK 17 class-data-sharing hazard behind bin/wizer4j's archive: a dynamic archive
 # (-XX:ArchiveClassesAtExit) keeps the "queued for compilation" mark of methods that were
 # waiting for the JIT when the recording run exited (JDK-8306460, fixed in JDK 21). A method
-# so marked is never compiled in any later run that maps the archive; when it is Chicory's
+# so marked is never compiled in any later run that maps the archive; when it is Endive's
 # interpreter loop (InterpreterMachine.eval), every init runs in the bytecode interpreter.
 #
 # Usage: bench/cds-queued.sh [TRIALS]   (default 4)

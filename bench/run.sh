@@ -70,7 +70,7 @@ if [[ $FREEZE == 1 ]]; then
   # The launcher records its class-data archive (-XX:ArchiveClassesAtExit) during whatever run
   # comes first. On JDK 17 that archive keeps the "queued for compilation" mark of any method
   # that was waiting for the JIT at exit (JDK-8306460, fixed in 21), and such a method is never
-  # compiled again: when it is Chicory's interpreter loop, init runs 15-33x slower for as long
+  # compiled again: when it is Endive's interpreter loop, init runs 15-33x slower for as long
   # as the archive lives. Record it here from a run without a JIT (-Xint), which has the same
   # classes and no queue, so that every measured run maps a sound archive.
   if [[ ${WIZER4J_CDS:-1} == 1 ]]; then
@@ -153,7 +153,7 @@ java_bin="${JAVA_HOME:+$JAVA_HOME/bin/}java"
   echo "- JDK: $("$java_bin" -version 2>&1 | sed -n 2p)"
   echo "- JAVA_OPTS: ${JAVA_OPTS:-(none)}"
   echo "- Rust Wizer: $(node -p "require('$here/node_modules/@bytecodealliance/wizer/package.json').version" 2>/dev/null || echo "$WIZER")"
-  echo "- wizer4j: $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD -- wizer4j-core wizer4j-chicory wizer4j-cli 2>/dev/null || echo ' (+ uncommitted changes)'), Chicory $(sed -n 's:.*<chicory.version>\(.*\)</chicory.version>.*:\1:p' pom.xml)"
+  echo "- wizer4j: $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD -- wizer4j-core wizer4j-endive wizer4j-cli 2>/dev/null || echo ' (+ uncommitted changes)'), Endive $(sed -n 's:.*<endive.version>\(.*\)</endive.version>.*:\1:p' pom.xml)"
   echo "- runs: $WARMUP warm-up + $RUNS measured per tool and input, interleaved (ABBA order)"
   echo
 } >"$OUT/results.md"

@@ -23,7 +23,7 @@ fi
 
 stale() {
   [ ! -f "$jar" ] && return 0
-  [ -n "$(find "$root/pom.xml" "$root"/wizer4j-core "$root"/wizer4j-chicory "$here/pom.xml" \
+  [ -n "$(find "$root/pom.xml" "$root"/wizer4j-core "$root"/wizer4j-endive "$here/pom.xml" \
       "$here/src/main" \( -name pom.xml -o -path '*/src/main/*' \) -newer "$jar" -type f \
       -print -quit 2>/dev/null)" ]
 }

@@ -1,13 +1,5 @@
 package dev.wizer4j;
 
-import com.dylibso.chicory.wasm.WasmModule;
-import com.dylibso.chicory.wasm.types.AnnotatedInstruction;
-import com.dylibso.chicory.wasm.types.ExternalType;
-import com.dylibso.chicory.wasm.types.FunctionBody;
-import com.dylibso.chicory.wasm.types.FunctionImport;
-import com.dylibso.chicory.wasm.types.FunctionType;
-import com.dylibso.chicory.wasm.types.Import;
-import com.dylibso.chicory.wasm.types.OpCode;
 import dev.wizer4j.ModuleContext.Export;
 import dev.wizer4j.ModuleContext.GlobalDef;
 import dev.wizer4j.ModuleContext.MemoryDef;
@@ -15,6 +7,14 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import run.endive.wasm.WasmModule;
+import run.endive.wasm.types.AnnotatedInstruction;
+import run.endive.wasm.types.ExternalType;
+import run.endive.wasm.types.FunctionBody;
+import run.endive.wasm.types.FunctionImport;
+import run.endive.wasm.types.FunctionType;
+import run.endive.wasm.types.Import;
+import run.endive.wasm.types.OpCode;
 
 /**
  * What cannot be snapshotted. A snapshot records globals and memories only, so anything whose
@@ -47,7 +47,7 @@ final class Check {
     FunctionBody[] bodies = module.codeSection().functionBodies();
     int maxMemoryInit = -1;
     for (int f = 0; f < bodies.length; f++) {
-      // Every block must be closed and the body itself too: Chicory's parser accepts a body
+      // Every block must be closed and the body itself too: Endive's parser accepts a body
       // whose final `end` closes an inner block, so the balance is checked here.
       int depth = 1;
       for (AnnotatedInstruction ins : bodies[f].instructions()) {
@@ -240,7 +240,7 @@ final class Check {
     return b.append(']').toString();
   }
 
-  private static String valType(com.dylibso.chicory.wasm.types.ValType t) {
+  private static String valType(run.endive.wasm.types.ValType t) {
     return t.toString().toLowerCase(java.util.Locale.ROOT);
   }
 }

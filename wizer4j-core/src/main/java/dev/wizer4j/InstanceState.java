@@ -6,7 +6,7 @@ import java.util.function.Function;
  * The state of a live instance of an instrumented module, as the snapshotter sees it. The
  * snapshotter never needs the runtime that produced the state: it asks for globals and memories by
  * their instrumentation export names ({@code __wizer_global_<i>}, {@code __wizer_memory_<j>}). A
- * Chicory instance is one implementation; a saved state file or another runtime can be another.
+ * Endive instance is one implementation; a saved state file or another runtime can be another.
  */
 public interface InstanceState {
 

@@ -1,7 +1,7 @@
 package dev.wizer4j;
 
-import com.dylibso.chicory.wasm.WasmModule;
 import java.util.List;
+import run.endive.wasm.WasmModule;
 
 /**
  * A validated input module, indexed for the later passes: its sections as {@code (id, offset,

@@ -1,9 +1,5 @@
 package dev.wizer4j;
 
-import com.dylibso.chicory.wasm.Parser;
-import com.dylibso.chicory.wasm.WasmModule;
-import com.dylibso.chicory.wasm.types.FunctionBody;
-import com.dylibso.chicory.wasm.types.FunctionType;
 import java.io.ByteArrayInputStream;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.InvocationTargetException;
@@ -13,16 +9,20 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.stream.IntStream;
+import run.endive.wasm.Parser;
+import run.endive.wasm.WasmModule;
+import run.endive.wasm.types.FunctionBody;
+import run.endive.wasm.types.FunctionType;
 
 /**
  * Validation of large modules on several cores. Type-checking function bodies is most of the cost
  * of validating a large module (about 1.8 s of 3.5 s for ruby.wasm's 16 MB), and each body is
  * checked independently, so the bodies are split into contiguous ranges, each checked by its own
- * Chicory validator. The other checks run as Chicory runs them, in the same order; the first
- * invalid body by index is the one reported, as in a sequential run.
+ * Endive validator. The other checks run as Endive runs them, in the same order; the first invalid
+ * body by index is the one reported, as in a sequential run.
  *
- * <p>Chicory's validator is not public API, so it is reached by reflection; if that fails (a
- * different Chicory, a module path that does not open it), {@link #parse} returns null and the
+ * <p>Endive's validator is not public API, so it is reached by reflection; if that fails (a
+ * different Endive, a module path that does not open it), {@link #parse} returns null and the
  * caller validates sequentially.
  */
 final class ParallelValidation {
@@ -38,7 +38,7 @@ final class ParallelValidation {
 
     static Access find() {
       try {
-        Class<?> c = Class.forName("com.dylibso.chicory.wasm.Validator");
+        Class<?> c = Class.forName("run.endive.wasm.Validator");
         Constructor<?> ctor = c.getDeclaredConstructor(WasmModule.class);
         Method function =
             c.getDeclaredMethod(
@@ -68,8 +68,8 @@ final class ParallelValidation {
   }
 
   /**
-   * Parses and fully validates {@code bytes} using every core, or returns null if this Chicory
-   * cannot be driven this way. Invalid modules throw whatever Chicory's validator throws.
+   * Parses and fully validates {@code bytes} using every core, or returns null if this Endive
+   * cannot be driven this way. Invalid modules throw whatever Endive's validator throws.
    */
   static WasmModule parse(byte[] bytes, int codeBytes) {
     return parse(bytes, codeBytes, MIN_CODE_BYTES);
@@ -80,7 +80,7 @@ final class ParallelValidation {
     if (ACCESS == null || codeBytes < minCodeBytes || cores < 2) {
       return null;
     }
-    // Parsing without validation still runs Chicory's module-level checks.
+    // Parsing without validation still runs Endive's module-level checks.
     WasmModule module =
         Parser.builder()
             .withValidation(false)
@@ -90,8 +90,7 @@ final class ParallelValidation {
     Object first = newValidator(module);
     invoke(ACCESS.types(), first);
 
-    int imported =
-        module.importSection().count(com.dylibso.chicory.wasm.types.ExternalType.FUNCTION);
+    int imported = module.importSection().count(run.endive.wasm.types.ExternalType.FUNCTION);
     FunctionBody[] bodies = module.codeSection().functionBodies();
     int slices = Math.min(bodies.length, cores * 4);
     // A parallel stream runs on the common pool and on this thread, so every core works.

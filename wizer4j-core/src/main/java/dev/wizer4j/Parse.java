@@ -1,7 +1,5 @@
 package dev.wizer4j;
 
-import com.dylibso.chicory.wasm.Parser;
-import com.dylibso.chicory.wasm.WasmModule;
 import dev.wizer4j.ModuleContext.DataSegment;
 import dev.wizer4j.ModuleContext.Export;
 import dev.wizer4j.ModuleContext.GlobalDef;
@@ -11,6 +9,8 @@ import java.io.ByteArrayInputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import run.endive.wasm.Parser;
+import run.endive.wasm.WasmModule;
 
 /**
  * The parse pass: indexes the input's sections, decodes the few sections a later pass changes,
@@ -35,8 +35,8 @@ final class Parse {
   static final int DATA_COUNT = 12;
   static final int TAG = 13;
 
-  /** Chicory keeps a memory in Java arrays indexed by int: at most 32,767 pages of 64 KiB. */
-  static final long CHICORY_MAX_PAGES = 32767;
+  /** Endive keeps a memory in Java arrays indexed by int: at most 32,767 pages of 64 KiB. */
+  static final long ENDIVE_MAX_PAGES = 32767;
 
   private Parse() {}
 
@@ -122,23 +122,23 @@ final class Parse {
             if (is64) {
               throw new WizerException.Unsupported(
                   String.format(
-                      "memory %d is a 64-bit memory (memory64), which the Chicory runtime cannot"
+                      "memory %d is a 64-bit memory (memory64), which the Endive runtime cannot"
                           + " run (at offset 0x%x)",
                       index, at));
             }
             if ((flags & 8) != 0) {
               throw new WizerException.Unsupported(
                   String.format(
-                      "memory %d has a custom page size (custom-page-sizes), which the Chicory"
+                      "memory %d has a custom page size (custom-page-sizes), which the Endive"
                           + " runtime cannot run (at offset 0x%x)",
                       index, at));
             }
-            if (min > CHICORY_MAX_PAGES) {
+            if (min > ENDIVE_MAX_PAGES) {
               throw new WizerException.Unsupported(
                   String.format(
                       "memory %d starts at %d pages (%d MiB), more than the %d pages (2 GiB) the"
-                          + " Chicory runtime can hold (at offset 0x%x)",
-                      index, min, min / 16, CHICORY_MAX_PAGES, at));
+                          + " Endive runtime can hold (at offset 0x%x)",
+                      index, min, min / 16, ENDIVE_MAX_PAGES, at));
             }
             if ((flags & ~3) != 0) {
               throw new WizerException.InvalidModule("unknown memory limits flags " + flags, at);
@@ -217,7 +217,7 @@ final class Parse {
       }
     }
 
-    // Chicory's validator does not bound export indices; an export past the end of its index
+    // Endive's validator does not bound export indices; an export past the end of its index
     // space would otherwise surface as a confusing failure at instantiation, or be copied into
     // an invalid output.
     int[] counts = {
@@ -307,7 +307,7 @@ final class Parse {
   }
 
   /**
-   * Walks the element segments, so that unknown segment flags (which Chicory's parser lets through,
+   * Walks the element segments, so that unknown segment flags (which Endive's parser lets through,
    * and which the output would copy) are rejected with their offset.
    */
   private static void checkElements(WasmReader r) {
@@ -404,7 +404,7 @@ final class Parse {
   }
 
   /**
-   * Parses and type-checks the whole module with Chicory's validator. Custom sections are left
+   * Parses and type-checks the whole module with Endive's validator. Custom sections are left
    * undecoded: they never make a module invalid, and the output copies them as they are.
    */
   private static WasmModule validate(byte[] bytes, int codeBytes) {

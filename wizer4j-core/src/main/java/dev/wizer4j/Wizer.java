@@ -180,7 +180,7 @@ public final class Wizer {
       return rt;
     }
     throw new WizerException(
-        "no WebAssembly runtime found: add dev.wizer4j:wizer4j-chicory to the class path or set"
+        "no WebAssembly runtime found: add dev.wizer4j:wizer4j-endive to the class path or set"
             + " one with Wizer.builder().runtime(...)");
   }
 

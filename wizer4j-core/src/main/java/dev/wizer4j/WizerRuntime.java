@@ -1,8 +1,8 @@
 package dev.wizer4j;
 
 /**
- * Runs a module's initialization for {@link Wizer#run(byte[])}. The {@code wizer4j-chicory} module
- * provides one for Chicory, found through {@link java.util.ServiceLoader}; another can be set with
+ * Runs a module's initialization for {@link Wizer#run(byte[])}. The {@code wizer4j-endive} module
+ * provides one for Endive, found through {@link java.util.ServiceLoader}; another can be set with
  * {@link Wizer.Builder#runtime(WizerRuntime)}.
  */
 public interface WizerRuntime {

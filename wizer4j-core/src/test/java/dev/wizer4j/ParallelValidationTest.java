@@ -4,11 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import com.dylibso.chicory.wasm.Parser;
 import dev.wizer4j.testing.Wat;
 import org.junit.jupiter.api.Test;
+import run.endive.wasm.Parser;
 
-/** Validating bodies on several cores must accept and reject exactly what Chicory does. */
+/** Validating bodies on several cores must accept and reject exactly what Endive does. */
 class ParallelValidationTest {
 
   private static String module(int functions, int invalidAt) {
@@ -26,7 +26,7 @@ class ParallelValidationTest {
   }
 
   @Test
-  void acceptsWhatChicoryAccepts() {
+  void acceptsWhatEndiveAccepts() {
     byte[] wasm = Wat.compile(module(300, -100));
     var parallel = ParallelValidation.parse(wasm, Integer.MAX_VALUE, 0);
     if (Runtime.getRuntime().availableProcessors() > 1) {
@@ -38,7 +38,7 @@ class ParallelValidationTest {
   }
 
   @Test
-  void reportsTheFirstInvalidBodyAsChicoryDoes() {
+  void reportsTheFirstInvalidBodyAsEndiveDoes() {
     byte[] wasm = Wat.compile(module(300, 170), "--no-check");
     RuntimeException sequential = assertThrows(RuntimeException.class, () -> Parser.parse(wasm));
     if (Runtime.getRuntime().availableProcessors() > 1) {

@@ -1,7 +1,5 @@
 package dev.wizer4j.bench;
 
-import com.dylibso.chicory.wasm.Parser;
-import com.dylibso.chicory.wasm.WasmModule;
 import dev.wizer4j.Instrumented;
 import dev.wizer4j.Wizer;
 import java.util.concurrent.TimeUnit;
@@ -13,11 +11,13 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import run.endive.wasm.Parser;
+import run.endive.wasm.WasmModule;
 
 /**
  * Parse and validate throughput: {@code Wizer.instrument(bytes)} (section index, decoding of the
- * sections the rewrite changes, Chicory's parser and validator over every function body, the
- * snapshot rules, instrumentation) next to Chicory's {@code Parser.parse} alone, which is most of
+ * sections the rewrite changes, Endive's parser and validator over every function body, the
+ * snapshot rules, instrumentation) next to Endive's {@code Parser.parse} alone, which is most of
  * it. The {@code megabytes} line is input megabytes (10^6 bytes) per second.
  */
 @State(Scope.Benchmark)
@@ -45,7 +45,7 @@ public class ParseBenchmark {
   }
 
   @Benchmark
-  public WasmModule chicoryParse(Throughput t) {
+  public WasmModule endiveParse(Throughput t) {
     WasmModule m = Parser.parse(wasm);
     t.megabytes += wasm.length / 1e6;
     return m;

@@ -1,7 +1,5 @@
 package dev.wizer4j.bench;
 
-import com.dylibso.chicory.runtime.Instance;
-import com.dylibso.chicory.wasm.Parser;
 import dev.wizer4j.Wizer;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -12,12 +10,14 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import run.endive.runtime.Instance;
+import run.endive.wasm.Parser;
 
 /**
- * What pre-initialization buys on Chicory: from the bytes of a module to the answer of its first
+ * What pre-initialization buys on Endive: from the bytes of a module to the answer of its first
  * call. {@code resumeSnapshot} parses the pre-initialized module, instantiates it and makes the
  * call; {@code initOriginal} parses the original, instantiates it, calls {@code _initialize} and
- * {@code wizer-initialize} (what the snapshot saves) and makes the same call. Both run on Chicory's
+ * {@code wizer-initialize} (what the snapshot saves) and makes the same call. Both run on Endive's
  * interpreter; parsing is included because a resumed module is read from a file.
  */
 @State(Scope.Benchmark)

@@ -1,13 +1,9 @@
 package dev.wizer4j.bench;
 
-import com.dylibso.chicory.runtime.ByteArrayMemory;
-import com.dylibso.chicory.runtime.Instance;
-import com.dylibso.chicory.runtime.Memory;
-import com.dylibso.chicory.wasm.Parser;
 import dev.wizer4j.Instrumented;
 import dev.wizer4j.ModuleContext;
 import dev.wizer4j.Wizer;
-import dev.wizer4j.chicory.ChicoryInstanceState;
+import dev.wizer4j.endive.EndiveInstanceState;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -18,16 +14,20 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import run.endive.runtime.ByteArrayMemory;
+import run.endive.runtime.Instance;
+import run.endive.runtime.Memory;
+import run.endive.wasm.Parser;
 
 /**
- * Snapshot of a live Chicory instance, next to the physical floor of the same work.
+ * Snapshot of a live Endive instance, next to the physical floor of the same work.
  *
  * <ul>
  *   <li>{@code sparse64m}: 64 MiB of memory, 1 MiB of it written in heap-like clusters.
  *   <li>{@code dirty16m}: 16 MiB, every byte non-zero (one 16 MiB segment).
  * </ul>
  *
- * {@code snapshot} is {@code wizer.snapshot(cx, ChicoryInstanceState.of(instance))}: scan, copy of
+ * {@code snapshot} is {@code wizer.snapshot(cx, EndiveInstanceState.of(instance))}: scan, copy of
  * the non-zero regions, rewrite of the (tiny) module. {@code zeroScanFloor} reads the same bytes
  * once with {@code Arrays.mismatch} against a zero block (what finding the zeros costs at the
  * least); {@code copyFloor} copies them once (what moving every byte into the output costs at the
@@ -41,9 +41,9 @@ public class SnapshotScanBenchmark {
   public String layout;
 
   /**
-   * Chicory's memory implementation: {@code bytebuffer} is its default (what {@code bin/wizer4j}
-   * gets today), which {@code ChicoryInstanceState} copies page by page; {@code bytearray} is
-   * {@code ByteArrayMemory}, whose pages it lends without copying.
+   * Endive's memory implementation: {@code bytebuffer} is its default (what {@code bin/wizer4j}
+   * gets today), which {@code EndiveInstanceState} copies page by page; {@code bytearray} is {@code
+   * ByteArrayMemory}, whose pages it lends without copying.
    */
   @Param({"bytebuffer", "bytearray"})
   public String memory;
@@ -82,7 +82,7 @@ public class SnapshotScanBenchmark {
 
   @Benchmark
   public byte[] snapshot() {
-    return wizer.snapshot(cx, ChicoryInstanceState.of(instance));
+    return wizer.snapshot(cx, EndiveInstanceState.of(instance));
   }
 
   @Benchmark

@@ -145,7 +145,7 @@ public final class Main implements Callable<Integer> {
       paramLabel = "auto|interpreter|compiler",
       defaultValue = "auto",
       description =
-          "How Chicory runs the init code: its interpreter (starts at once), or its compiler"
+          "How Endive runs the init code: its interpreter (starts at once), or its compiler"
               + " to JVM bytecode (pays ~0.5 s or more up front, then runs compute-heavy inits"
               + " several times faster). auto: the interpreter (default: ${DEFAULT-VALUE}).")
   String engine;
@@ -158,7 +158,7 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--stack-trace", description = "Print the stack trace of a failure.")
   boolean stackTrace;
 
-  // Wizer's feature switches. wizer4j validates with every feature Chicory supports enabled, so
+  // Wizer's feature switches. wizer4j validates with every feature Endive supports enabled, so
   // these are accepted for compatibility and do not change the result.
   @Option(names = "--wasm-multi-memory", arity = "0..1", fallbackValue = "true", hidden = true)
   Boolean wasmMultiMemory;
@@ -194,9 +194,9 @@ public final class Main implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    // The module digest Chicory computes by default is never used here; skip its cost.
-    if (System.getProperty("com.dylibso.chicory.wasm.Parser.DIGEST_ALGORITHM") == null) {
-      System.setProperty("com.dylibso.chicory.wasm.Parser.DIGEST_ALGORITHM", "none");
+    // The module digest Endive computes by default is never used here; skip its cost.
+    if (System.getProperty("run.endive.wasm.Parser.DIGEST_ALGORITHM") == null) {
+      System.setProperty("run.endive.wasm.Parser.DIGEST_ALGORITHM", "none");
     }
     PrintStream realOut = System.out;
     int code = run(args, realOut, System.err);

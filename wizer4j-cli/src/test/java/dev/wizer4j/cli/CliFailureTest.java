@@ -264,7 +264,7 @@ class CliFailureTest {
   void memoryExportIndexOutOfRange() {
     byte[] wasm = wat("(module (func (export \"wizer-initialize\")) (export \"m\" (memory 1)))");
     String line = assertRejected("memory", wasm);
-    assertFalse(line.contains("com.dylibso"), () -> "a Java object leaked into: " + line);
+    assertFalse(line.contains("run.endive."), () -> "a Java object leaked into: " + line);
   }
 
   @Test

@@ -1,12 +1,10 @@
 package dev.wizer4j.examples.durablerpc;
 
-import com.dylibso.chicory.wasm.Parser;
-import com.dylibso.chicory.wasm.WasmModule;
 import dev.wizer4j.ModuleContext;
 import dev.wizer4j.Wizer;
 import dev.wizer4j.WizerException;
-import dev.wizer4j.chicory.ChicoryInstanceState;
-import dev.wizer4j.chicory.ChicoryRuntime;
+import dev.wizer4j.endive.EndiveInstanceState;
+import dev.wizer4j.endive.EndiveRuntime;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
@@ -16,6 +14,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import run.endive.wasm.Parser;
+import run.endive.wasm.WasmModule;
 
 /**
  * A durable-execution host: runs a guest task until it only waits for the outside world, snapshots
@@ -47,7 +47,7 @@ public final class DurableRpcHost {
    * and {@code keepInitFunc} does not matter.
    */
   private static final Wizer WIZER =
-      Wizer.builder().keepInstrumentation(true).runtime(new ChicoryRuntime()).build();
+      Wizer.builder().keepInstrumentation(true).runtime(new EndiveRuntime()).build();
 
   private DurableRpcHost() {}
 
@@ -213,7 +213,7 @@ public final class DurableRpcHost {
   private static Step save(ModuleContext cx, Guest guest, int task, Path file) {
     byte[] snapshot;
     try {
-      snapshot = WIZER.snapshot(cx, ChicoryInstanceState.of(guest.instance()));
+      snapshot = WIZER.snapshot(cx, EndiveInstanceState.of(guest.instance()));
       WIZER.parseInstrumented(snapshot); // never store a state that could not be resumed
     } catch (WizerException e) {
       throw new HostException("cannot snapshot task " + task + ": " + e.getMessage(), e);

@@ -1,15 +1,15 @@
 package dev.wizer4j.examples.durablerpc;
 
-import com.dylibso.chicory.runtime.ExportFunction;
-import com.dylibso.chicory.runtime.Instance;
-import com.dylibso.chicory.wasm.WasmModule;
-import com.dylibso.chicory.wasm.types.Export;
-import com.dylibso.chicory.wasm.types.ExternalType;
-import com.dylibso.chicory.wasm.types.FunctionType;
-import com.dylibso.chicory.wasm.types.ValType;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import run.endive.runtime.ExportFunction;
+import run.endive.runtime.Instance;
+import run.endive.wasm.WasmModule;
+import run.endive.wasm.types.Export;
+import run.endive.wasm.types.ExternalType;
+import run.endive.wasm.types.FunctionType;
+import run.endive.wasm.types.ValType;
 
 /**
  * A live instance of the guest ({@code guest.wat}) with typed calls. The guest never calls the

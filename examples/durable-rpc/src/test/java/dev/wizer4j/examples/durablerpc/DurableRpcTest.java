@@ -6,10 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.dylibso.chicory.wasm.Parser;
 import dev.wizer4j.ModuleContext;
 import dev.wizer4j.Wizer;
-import dev.wizer4j.chicory.ChicoryInstanceState;
+import dev.wizer4j.endive.EndiveInstanceState;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import run.endive.wasm.Parser;
 
 /** The host's steps in one JVM: many suspend/resume rounds, and what they must not change. */
 class DurableRpcTest {
@@ -61,7 +61,7 @@ class DurableRpcTest {
       segments.add(Parser.parse(file).dataSection().dataSegmentCount());
 
       live.onResponse(request, value);
-      byte[] reference = wizer.snapshot(cx, ChicoryInstanceState.of(live.instance()));
+      byte[] reference = wizer.snapshot(cx, EndiveInstanceState.of(live.instance()));
       assertArrayEquals(reference, file, "round " + round + ": resumed state differs");
     }
     assertTrue(step.done());

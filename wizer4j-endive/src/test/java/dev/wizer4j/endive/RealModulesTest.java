@@ -1,14 +1,12 @@
-package dev.wizer4j.chicory;
+package dev.wizer4j.endive;
 
-import static dev.wizer4j.chicory.Harness.assertValid;
-import static dev.wizer4j.chicory.Harness.assertWizened;
-import static dev.wizer4j.chicory.Harness.call;
-import static dev.wizer4j.chicory.Harness.instantiate;
+import static dev.wizer4j.endive.Harness.assertValid;
+import static dev.wizer4j.endive.Harness.assertWizened;
+import static dev.wizer4j.endive.Harness.call;
+import static dev.wizer4j.endive.Harness.instantiate;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.dylibso.chicory.runtime.Instance;
-import com.dylibso.chicory.wasm.Parser;
 import dev.wizer4j.Wizer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,6 +14,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import run.endive.runtime.Instance;
+import run.endive.wasm.Parser;
 
 /** C and C++ programs compiled to wasm32-wasi (sources and build script in fixtures/). */
 class RealModulesTest {
@@ -62,11 +62,11 @@ class RealModulesTest {
     for (var section : before.customSections()) {
       assertTrue(
           java.util.Arrays.equals(
-              section instanceof com.dylibso.chicory.wasm.types.UnknownCustomSection u
+              section instanceof run.endive.wasm.types.UnknownCustomSection u
                   ? u.bytes()
                   : new byte[0],
               after.customSection(section.name())
-                      instanceof com.dylibso.chicory.wasm.types.UnknownCustomSection v
+                      instanceof run.endive.wasm.types.UnknownCustomSection v
                   ? v.bytes()
                   : new byte[0]),
           "custom section " + section.name());

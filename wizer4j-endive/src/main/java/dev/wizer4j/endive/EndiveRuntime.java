@@ -1,22 +1,5 @@
-package dev.wizer4j.chicory;
+package dev.wizer4j.endive;
 
-import com.dylibso.chicory.compiler.MachineFactoryCompiler;
-import com.dylibso.chicory.runtime.ExportFunction;
-import com.dylibso.chicory.runtime.HostFunction;
-import com.dylibso.chicory.runtime.ImportFunction;
-import com.dylibso.chicory.runtime.ImportValues;
-import com.dylibso.chicory.runtime.Instance;
-import com.dylibso.chicory.runtime.Machine;
-import com.dylibso.chicory.wasi.WasiExitException;
-import com.dylibso.chicory.wasi.WasiOptions;
-import com.dylibso.chicory.wasi.WasiPreview1;
-import com.dylibso.chicory.wasm.ChicoryException;
-import com.dylibso.chicory.wasm.Parser;
-import com.dylibso.chicory.wasm.WasmModule;
-import com.dylibso.chicory.wasm.types.ExternalType;
-import com.dylibso.chicory.wasm.types.FunctionImport;
-import com.dylibso.chicory.wasm.types.FunctionType;
-import com.dylibso.chicory.wasm.types.Import;
 import dev.wizer4j.InstanceState;
 import dev.wizer4j.ModuleContext;
 import dev.wizer4j.Wizer;
@@ -28,13 +11,30 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import run.endive.compiler.MachineFactoryCompiler;
+import run.endive.runtime.ExportFunction;
+import run.endive.runtime.HostFunction;
+import run.endive.runtime.ImportFunction;
+import run.endive.runtime.ImportValues;
+import run.endive.runtime.Instance;
+import run.endive.runtime.Machine;
+import run.endive.wasi.WasiExitException;
+import run.endive.wasi.WasiOptions;
+import run.endive.wasi.WasiPreview1;
+import run.endive.wasm.Parser;
+import run.endive.wasm.WasmEngineException;
+import run.endive.wasm.WasmModule;
+import run.endive.wasm.types.ExternalType;
+import run.endive.wasm.types.FunctionImport;
+import run.endive.wasm.types.FunctionType;
+import run.endive.wasm.types.Import;
 
 /**
- * Runs initialization on Chicory. Imports are linked, in this order, to WASI preview1 (when
+ * Runs initialization on Endive. Imports are linked, in this order, to WASI preview1 (when
  * allowed), to the exports of preloaded modules, and otherwise to stubs that trap with the import's
  * name when called.
  */
-public final class ChicoryRuntime implements WizerRuntime {
+public final class EndiveRuntime implements WizerRuntime {
   static final String WASI_MODULE = "wasi_snapshot_preview1";
 
   @Override
@@ -58,7 +58,7 @@ public final class ChicoryRuntime implements WizerRuntime {
                   .withImportValues(imports(pm, wasi, preloads))
                   .withStart(false)
                   .build());
-        } catch (ChicoryException e) {
+        } catch (WasmEngineException e) {
           throw new WizerException.InitFailed(
               "failed to instantiate preload module `" + p.name() + "`: " + e.getMessage(), e);
         }
@@ -90,7 +90,7 @@ public final class ChicoryRuntime implements WizerRuntime {
         call(instance.export(config.initFunc()), config.initFunc());
         lap(config, "call " + config.initFunc(), t0);
       }
-      return ChicoryInstanceState.byIndex(instance);
+      return EndiveInstanceState.byIndex(instance);
     } finally {
       if (wasi != null) {
         wasi.close();
@@ -105,7 +105,7 @@ public final class ChicoryRuntime implements WizerRuntime {
   }
 
   private static Function<Instance, Machine> machine(WasmModule module, Wizer config) {
-    // AUTO is the interpreter: it starts at once, while Chicory's compiler spends 0.5 s or more
+    // AUTO is the interpreter: it starts at once, while Endive's compiler spends 0.5 s or more
     // (growing with code size) before the first instruction runs. No static property of a
     // module tells how long its init will run, and racing both engines would make the output
     // depend on which finished first, so the choice is left to --engine compiler.
@@ -116,7 +116,7 @@ public final class ChicoryRuntime implements WizerRuntime {
       return MachineFactoryCompiler.compile(module);
     } catch (RuntimeException e) {
       throw new WizerException.InitFailed(
-          "the Chicory compiler cannot compile this module: " + e.getMessage(), e);
+          "the Endive compiler cannot compile this module: " + e.getMessage(), e);
     }
   }
 
@@ -158,9 +158,9 @@ public final class ChicoryRuntime implements WizerRuntime {
     if (msg.startsWith("Machine doesn't recognize Instruction")) {
       return new WizerException.InitFailed(
           where
-              + " executed an instruction the Chicory interpreter does not support on this JVM ("
+              + " executed an instruction the Endive interpreter does not support on this JVM ("
               + msg.substring("Machine doesn't recognize ".length())
-              + "); SIMD needs Chicory's SIMD interpreter, which requires Java 21 or later",
+              + "); SIMD needs Endive's SIMD interpreter, which requires Java 21 or later",
           e);
     }
     return new WizerException.InitFailed(where + " trapped: " + msg, e);
@@ -188,7 +188,7 @@ public final class ChicoryRuntime implements WizerRuntime {
 
   /**
    * Links every function import of {@code module}: WASI first, then preloads, then a stub that
-   * traps naming the import. Other imports are left for Chicory to report as unlinkable.
+   * traps naming the import. Other imports are left for Endive to report as unlinkable.
    */
   private static ImportValues imports(
       WasmModule module, WasiPreview1 wasi, Map<String, Instance> preloads) {

@@ -1,18 +1,16 @@
-package dev.wizer4j.chicory;
+package dev.wizer4j.endive;
 
-import static dev.wizer4j.chicory.Harness.assertSameState;
-import static dev.wizer4j.chicory.Harness.assertValid;
-import static dev.wizer4j.chicory.Harness.call;
-import static dev.wizer4j.chicory.Harness.exports;
-import static dev.wizer4j.chicory.Harness.instantiate;
-import static dev.wizer4j.chicory.Harness.wat;
+import static dev.wizer4j.endive.Harness.assertSameState;
+import static dev.wizer4j.endive.Harness.assertValid;
+import static dev.wizer4j.endive.Harness.call;
+import static dev.wizer4j.endive.Harness.exports;
+import static dev.wizer4j.endive.Harness.instantiate;
+import static dev.wizer4j.endive.Harness.wat;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.dylibso.chicory.runtime.Instance;
-import com.dylibso.chicory.wasm.Parser;
 import dev.wizer4j.GlobalValue;
 import dev.wizer4j.InstanceState;
 import dev.wizer4j.MemoryImage;
@@ -24,6 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
+import run.endive.runtime.Instance;
+import run.endive.wasm.Parser;
 
 /** Keeping instrumentation, re-parsing it strictly, and snapshotting live instances (§2). */
 class IncrementalSnapshotTest {
@@ -87,7 +87,7 @@ class IncrementalSnapshotTest {
         call(live, "step");
         call(reference, "step");
       }
-      byte[] snap = KEEP.snapshot(cx, ChicoryInstanceState.of(live));
+      byte[] snap = KEEP.snapshot(cx, EndiveInstanceState.of(live));
       assertValid(snap);
       assertSameState(reference, instantiate(snap));
       assertSameState(reference, live); // snapshotting only reads the instance
@@ -218,7 +218,7 @@ class IncrementalSnapshotTest {
     saved.memories.put(
         "__wizer_memory_0", live.memory(0).readBytes(0, live.memory(0).pages() * 65536));
     byte[] fromArrays = KEEP.snapshot(cx, saved);
-    byte[] fromLive = KEEP.snapshot(cx, ChicoryInstanceState.of(live));
+    byte[] fromLive = KEEP.snapshot(cx, EndiveInstanceState.of(live));
     assertArrayEquals(fromLive, fromArrays);
     assertEquals(7, call(instantiate(fromArrays), "steps")[0]);
   }
@@ -229,9 +229,9 @@ class IncrementalSnapshotTest {
     ModuleContext cx = KEEP.parseInstrumented(out);
     Instance plain = instantiate(wat(STEPPER)); // not instrumented: no __wizer_* exports
     WizerException e =
-        assertThrows(WizerException.class, () -> KEEP.snapshot(cx, ChicoryInstanceState.of(plain)));
+        assertThrows(WizerException.class, () -> KEEP.snapshot(cx, EndiveInstanceState.of(plain)));
     assertTrue(e.getMessage().contains("no global export `__wizer_global_0`"), e.getMessage());
     Instance other = instantiate(wat("(module (memory (export \"__wizer_memory_0\") 1))"));
-    assertThrows(WizerException.class, () -> KEEP.snapshot(cx, ChicoryInstanceState.of(other)));
+    assertThrows(WizerException.class, () -> KEEP.snapshot(cx, EndiveInstanceState.of(other)));
   }
 }

@@ -1,10 +1,10 @@
-package dev.wizer4j.chicory;
+package dev.wizer4j.endive;
 
-import static dev.wizer4j.chicory.Harness.assertRejected;
-import static dev.wizer4j.chicory.Harness.assertValid;
-import static dev.wizer4j.chicory.Harness.call;
-import static dev.wizer4j.chicory.Harness.instantiate;
-import static dev.wizer4j.chicory.Harness.wat;
+import static dev.wizer4j.endive.Harness.assertRejected;
+import static dev.wizer4j.endive.Harness.assertValid;
+import static dev.wizer4j.endive.Harness.call;
+import static dev.wizer4j.endive.Harness.instantiate;
+import static dev.wizer4j.endive.Harness.wat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

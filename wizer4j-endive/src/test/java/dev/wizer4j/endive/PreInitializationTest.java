@@ -1,26 +1,26 @@
-package dev.wizer4j.chicory;
+package dev.wizer4j.endive;
 
-import static dev.wizer4j.chicory.Harness.assertRejected;
-import static dev.wizer4j.chicory.Harness.assertWizened;
-import static dev.wizer4j.chicory.Harness.call;
-import static dev.wizer4j.chicory.Harness.exports;
-import static dev.wizer4j.chicory.Harness.instantiate;
-import static dev.wizer4j.chicory.Harness.wat;
+import static dev.wizer4j.endive.Harness.assertRejected;
+import static dev.wizer4j.endive.Harness.assertWizened;
+import static dev.wizer4j.endive.Harness.call;
+import static dev.wizer4j.endive.Harness.exports;
+import static dev.wizer4j.endive.Harness.instantiate;
+import static dev.wizer4j.endive.Harness.wat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.dylibso.chicory.runtime.Instance;
-import com.dylibso.chicory.wasm.Parser;
-import com.dylibso.chicory.wasm.types.ActiveDataSegment;
-import com.dylibso.chicory.wasm.types.PassiveDataSegment;
 import dev.wizer4j.Wizer;
 import dev.wizer4j.WizerException;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import run.endive.runtime.Instance;
+import run.endive.wasm.Parser;
+import run.endive.wasm.types.ActiveDataSegment;
+import run.endive.wasm.types.PassiveDataSegment;
 
 /**
  * One test per rule of pre-initialization (DESIGN.md §1), each differential against a plain run.
@@ -460,7 +460,7 @@ class PreInitializationTest {
     return b;
   }
 
-  // Inputs that Chicory's own parser lets through; each would otherwise fail late or be copied
+  // Inputs that Endive's own parser lets through; each would otherwise fail late or be copied
   // into an invalid output.
 
   @Test
@@ -498,9 +498,9 @@ class PreInitializationTest {
   }
 
   @Test
-  void memoriesLargerThanChicoryCanHoldAreReported() {
+  void memoriesLargerThanEndiveCanHoldAreReported() {
     assertRejected(
-        "more than the 32767 pages (2 GiB) the Chicory runtime can hold",
+        "more than the 32767 pages (2 GiB) the Endive runtime can hold",
         "(module (memory 65536) (func (export \"wizer-initialize\")))");
   }
 }

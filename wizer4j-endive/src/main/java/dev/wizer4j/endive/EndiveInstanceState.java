@@ -1,13 +1,5 @@
-package dev.wizer4j.chicory;
+package dev.wizer4j.endive;
 
-import com.dylibso.chicory.runtime.ByteArrayMemory;
-import com.dylibso.chicory.runtime.ByteBufferMemory;
-import com.dylibso.chicory.runtime.GlobalInstance;
-import com.dylibso.chicory.runtime.Instance;
-import com.dylibso.chicory.runtime.Memory;
-import com.dylibso.chicory.wasm.types.Export;
-import com.dylibso.chicory.wasm.types.ExternalType;
-import com.dylibso.chicory.wasm.types.ValType;
 import dev.wizer4j.GlobalValue;
 import dev.wizer4j.InstanceState;
 import dev.wizer4j.MemoryImage;
@@ -16,18 +8,26 @@ import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.util.function.Function;
+import run.endive.runtime.ByteArrayMemory;
+import run.endive.runtime.ByteBufferMemory;
+import run.endive.runtime.GlobalInstance;
+import run.endive.runtime.Instance;
+import run.endive.runtime.Memory;
+import run.endive.wasm.types.Export;
+import run.endive.wasm.types.ExternalType;
+import run.endive.wasm.types.ValType;
 
 /**
- * The state of a live Chicory {@link Instance}, for {@link dev.wizer4j.Wizer#snapshot}.
+ * The state of a live Endive {@link Instance}, for {@link dev.wizer4j.Wizer#snapshot}.
  *
  * <p>Globals and memories are found by their instrumentation export names. An instance of the
  * uninstrumented module works too: the canonical names carry the index ({@code __wizer_global_3} is
  * global 3), so the state is read by index when the export is absent.
  *
- * <p>Memory is lent without copying when it is Chicory's default {@link ByteArrayMemory} (its 64
- * KiB pages are handed to the scanner as they are); any other memory is copied page by page.
+ * <p>Memory is lent without copying when it is Endive's default {@link ByteArrayMemory} (its 64 KiB
+ * pages are handed to the scanner as they are); any other memory is copied page by page.
  */
-public final class ChicoryInstanceState implements InstanceState {
+public final class EndiveInstanceState implements InstanceState {
   private static final int PAGE = 65536;
   private static final Field ARRAY_PAGES = pagesField(ByteArrayMemory.class, byte[][].class);
   private static final Field BUFFER_PAGES = pagesField(ByteBufferMemory.class, ByteBuffer[].class);
@@ -35,14 +35,14 @@ public final class ChicoryInstanceState implements InstanceState {
   private final Instance instance;
   private final boolean byIndex;
 
-  private ChicoryInstanceState(Instance instance, boolean byIndex) {
+  private EndiveInstanceState(Instance instance, boolean byIndex) {
     this.instance = instance;
     this.byIndex = byIndex;
   }
 
   /** The state of {@code instance}, an instance of an instrumented module. */
-  public static ChicoryInstanceState of(Instance instance) {
-    return new ChicoryInstanceState(Objects.requireNonNull(instance, "instance"), false);
+  public static EndiveInstanceState of(Instance instance) {
+    return new EndiveInstanceState(Objects.requireNonNull(instance, "instance"), false);
   }
 
   /**
@@ -50,8 +50,8 @@ public final class ChicoryInstanceState implements InstanceState {
    * canonical names carry the index ({@code __wizer_global_3} is global 3), so the state is read by
    * index and the module never needs its instrumented copy parsed and instantiated.
    */
-  static ChicoryInstanceState byIndex(Instance instance) {
-    return new ChicoryInstanceState(instance, true);
+  static EndiveInstanceState byIndex(Instance instance) {
+    return new EndiveInstanceState(instance, true);
   }
 
   @Override
@@ -101,9 +101,9 @@ public final class ChicoryInstanceState implements InstanceState {
   }
 
   /**
-   * The pages of Chicory's two memory implementations, lent as they are: both keep one heap array
+   * The pages of Endive's two memory implementations, lent as they are: both keep one heap array
    * per 64 KiB page ({@link ByteArrayMemory} directly, {@link ByteBufferMemory} behind heap
-   * buffers). Returns null for any other memory, or if this Chicory keeps its pages elsewhere.
+   * buffers). Returns null for any other memory, or if this Endive keeps its pages elsewhere.
    */
   private static byte[][] lend(Memory memory, int pages) {
     try {
@@ -150,7 +150,7 @@ public final class ChicoryInstanceState implements InstanceState {
       f.setAccessible(true);
       return f;
     } catch (ReflectiveOperationException | RuntimeException e) {
-      // Another Chicory layout, or a module path that does not open the package: copy instead.
+      // Another Endive layout, or a module path that does not open the package: copy instead.
       return null;
     }
   }

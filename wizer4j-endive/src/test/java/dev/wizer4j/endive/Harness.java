@@ -1,4 +1,4 @@
-package dev.wizer4j.chicory;
+package dev.wizer4j.endive;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -6,22 +6,22 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.dylibso.chicory.runtime.ExportFunction;
-import com.dylibso.chicory.runtime.HostFunction;
-import com.dylibso.chicory.runtime.ImportFunction;
-import com.dylibso.chicory.runtime.ImportValues;
-import com.dylibso.chicory.runtime.Instance;
-import com.dylibso.chicory.runtime.Memory;
-import com.dylibso.chicory.wasm.Parser;
-import com.dylibso.chicory.wasm.WasmModule;
-import com.dylibso.chicory.wasm.types.ExternalType;
-import com.dylibso.chicory.wasm.types.FunctionImport;
 import dev.wizer4j.Wizer;
 import dev.wizer4j.WizerException;
 import dev.wizer4j.testing.Wat;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import run.endive.runtime.ExportFunction;
+import run.endive.runtime.HostFunction;
+import run.endive.runtime.ImportFunction;
+import run.endive.runtime.ImportValues;
+import run.endive.runtime.Instance;
+import run.endive.runtime.Memory;
+import run.endive.wasm.Parser;
+import run.endive.wasm.WasmModule;
+import run.endive.wasm.types.ExternalType;
+import run.endive.wasm.types.FunctionImport;
 
 /** Runs modules before and after pre-initialization and compares everything observable. */
 final class Harness {
@@ -33,7 +33,7 @@ final class Harness {
 
   /**
    * Wizens {@code wasm} twice (the outputs must be byte-identical), validates the output with
-   * Chicory and with wabt, and checks it against a normal run of the original: same globals and
+   * Endive and with wabt, and checks it against a normal run of the original: same globals and
    * memories after init, same results from {@code probes} (exports of type [] -> [t*]) called in
    * order on both, and same state afterwards.
    */
