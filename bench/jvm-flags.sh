@@ -29,9 +29,13 @@ fi
 names=("$@")
 [[ ${#names[@]} -gt 0 ]] || names=(grow primes ruby)
 
-# What bin/wizer4j passes to the JVM, read from the launcher itself.
-eval "$(grep -m1 '^opts=(' "$root/bin/wizer4j")"
-launcher=("${opts[@]}")
+# What bin/wizer4j passes to the JVM, read from the file the launcher reads.
+launcher=()
+while IFS= read -r line || [[ -n $line ]]; do
+  line="${line%%#*}"
+  read -r -a words <<<"$line"
+  launcher+=("${words[@]}")
+done <"$root/bin/jvm.options"
 # The launcher's options until it moved to the serial collector, for comparison.
 parallel=(-Xss64m -XX:+UseParallelGC -XX:+UseCompressedOops)
 quiet=(-Xlog:cds=off -Xlog:cds+dynamic=off)

@@ -5,13 +5,17 @@
 # the wall-time ratios. Then it runs wizer4j once per input with each engine and once with -v
 # for a breakdown of where its time goes. See docs/BENCHMARKS.md.
 #
-# Usage: bench/run.sh [NAME...]      (default: every fixtures/wasm/*.wasm, then ruby)
+# Usage: bench/run.sh [NAME...]      (default: sieve ctors wordfreq starlingmonkey ruby)
+#   NAME: a module of bench/corpus/ (built by bench/corpus/build.sh), a fixture of fixtures/wasm/,
+#   `starlingmonkey` (componentize-js's init, captured into $CORPUS/starlingmonkey/) or `ruby`.
 # Environment:
 #   RUNS=5         measured runs per tool and input (interleaved)
 #   WARMUP=1       unmeasured runs per tool and input first (file cache, class-data archive)
 #   ENGINES=1      0 skips the --engine interpreter/compiler comparison
+#   WARM=3         runs of each input in one JVM for the warm table (0 skips it)
+#   CORPUS=/work/corpus  where big inputs live (outside the repository)
 #   TIMEOUT=900    seconds before a single run is abandoned (reported as a failure)
-#   WIZER=PATH     another Wizer binary (default: bench/node_modules, installed on demand)
+#   WIZER=PATH     another Wizer binary (default: tools/rust-wizer, installed on demand)
 #   JAVA_HOME      the JDK bin/wizer4j runs on; JAVA_OPTS adds JVM options to it
 #   FREEZE=1       run a private copy of bin/wizer4j and its jar (0: the live bin/wizer4j,
 #                  which rebuilds itself whenever a source file changes, mid-benchmark too)
@@ -25,6 +29,8 @@ cd "$root" # the .args files hold paths relative to the repository root
 RUNS="${RUNS:-5}"
 WARMUP="${WARMUP:-1}"
 ENGINES="${ENGINES:-1}"
+WARM="${WARM:-3}"
+CORPUS="${CORPUS:-/work/corpus}"
 FREEZE="${FREEZE:-1}"
 TIMEOUT="${TIMEOUT:-900}"
 OUT="${OUT:-$here/out}"
@@ -43,13 +49,12 @@ if [[ ! -x /usr/bin/time ]]; then
   say "bench: installing GNU time (for peak RSS)"
   if [[ $(id -u) -eq 0 ]]; then apt-get install -y -q time >&2; else sudo apt-get install -y -q time >&2; fi
 fi
-if [[ -z "${WIZER:-}" || ! -f "$RUBY_WASM" ]]; then
-  if [[ ! -x "$here/node_modules/@bytecodealliance/wizer-linux-x64/wizer" || ! -f "$RUBY_WASM" ]]; then
-    say "bench: installing Rust Wizer and ruby.wasm into bench/node_modules (npm)"
-    (cd "$here" && npm ci --no-audit --no-fund >&2)
-  fi
+if [[ ! -f "$RUBY_WASM" ]]; then
+  say "bench: installing ruby.wasm into bench/node_modules (npm)"
+  (cd "$here" && npm ci --no-audit --no-fund >&2)
 fi
-WIZER="${WIZER:-$here/node_modules/@bytecodealliance/wizer-linux-x64/wizer}"
+# The one pinned Rust Wizer of the repository, shared with tools/wizer-compare.
+WIZER="${WIZER:-$("$root/tools/rust-wizer/wizer-path.sh")}"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.wasm "$OUT"/*.log
 
@@ -64,7 +69,7 @@ if [[ $FREEZE == 1 ]]; then
   [[ -f "$root/wizer4j-cli/target/wizer4j.jar" ]] || { say "bench: no wizer4j jar"; exit 1; }
   rm -rf "$OUT/w4j"
   mkdir -p "$OUT/w4j/bin" "$OUT/w4j/wizer4j-cli/target"
-  cp "$root/bin/wizer4j" "$OUT/w4j/bin/"
+  cp "$root/bin/wizer4j" "$root/bin/jvm.options" "$OUT/w4j/bin/"
   cp "$root/wizer4j-cli/target/wizer4j.jar" "$OUT/w4j/wizer4j-cli/target/"
   W4J="$OUT/w4j/bin/wizer4j"
   # The launcher records its class-data archive (-XX:ArchiveClassesAtExit) during whatever run
@@ -75,7 +80,12 @@ if [[ $FREEZE == 1 ]]; then
   # classes and no queue, so that every measured run maps a sound archive.
   if [[ ${WIZER4J_CDS:-1} == 1 ]]; then
     jar="$OUT/w4j/wizer4j-cli/target/wizer4j.jar"
-    eval "$(grep -m1 '^opts=(' "$root/bin/wizer4j")" # the launcher's JVM options, as $opts
+    opts=()
+    while IFS= read -r line || [[ -n $line ]]; do # the launcher's JVM options
+      line="${line%%#*}"
+      read -r -a words <<<"$line"
+      opts+=("${words[@]}")
+    done <"$root/bin/jvm.options"
     "${JAVA_HOME:+$JAVA_HOME/bin/}java" "${opts[@]}" -Xint \
       -XX:ArchiveClassesAtExit="${jar%.jar}.jsa" -Xlog:cds=off -Xlog:cds+dynamic=off \
       -jar "$jar" --allow-wasi --mapdir /data::fixtures/data fixtures/wasm/readfile.wasm \
@@ -85,22 +95,35 @@ if [[ $FREEZE == 1 ]]; then
 fi
 
 names=("$@")
-if [[ ${#names[@]} -eq 0 ]]; then
-  for f in fixtures/wasm/*.wasm; do names+=("$(basename "$f" .wasm)"); done
-  names+=(ruby)
-fi
+[[ ${#names[@]} -gt 0 ]] || names=(sieve ctors wordfreq starlingmonkey ruby)
 
-# input NAME -> sets $input and the args array for it
+# componentize-js's init of StarlingMonkey, as captured from its wizer call: input.wasm, args
+# (the arguments, one per line, without input and -o), env (NAME=VALUE lines) and stdin.
+SM="$CORPUS/starlingmonkey"
+
+# input NAME -> sets $input, the args array and the envs array (env assignments) for it
 set_input() {
+  envs=()
+  args=()
   if [[ $1 == ruby ]]; then
     input="$RUBY_WASM"
     args=("${RUBY_ARGS[@]}")
+    envs=(__WASI_VFS_PACKING=1)
+  elif [[ $1 == starlingmonkey ]]; then
+    input="$SM/input.wasm"
+    [[ -f $SM/args ]] && mapfile -t args <"$SM/args"
+    [[ -f $SM/env ]] && mapfile -t envs <"$SM/env"
+  elif [[ $1 == wordfreq ]]; then
+    input="$here/corpus/wordfreq.wasm"
+    args=(--allow-wasi --mapdir "/data::$(CORPUS_DATA="$CORPUS/wordfreq" "$here/corpus/build.sh" data)")
+  elif [[ -f $here/corpus/$1.wasm ]]; then
+    input="$here/corpus/$1.wasm"
   else
     input="fixtures/wasm/$1.wasm"
-    args=()
     if [[ -f "fixtures/wasm/$1.args" ]]; then read -r -a args <"fixtures/wasm/$1.args"; fi
   fi
 }
+stdin_of() { if [[ $1 == starlingmonkey && -f $SM/stdin ]]; then echo "$SM/stdin"; else echo /dev/null; fi; }
 
 # run TOOL NAME TAG [extra args...] -> prints "wall_ms rss_kb cpu_s status"; output in
 # $OUT/NAME.TAG.wasm. cpu_s is user + system time of all threads (Wizer compiles in parallel).
@@ -112,13 +135,8 @@ run() {
   local o="$OUT/$name.$tag.wasm" rss="$OUT/.rss" t0 t1 st=0
   rm -f "$o"
   t0=$EPOCHREALTIME
-  if [[ $name == ruby ]]; then
-    __WASI_VFS_PACKING=1 timeout "$TIMEOUT" /usr/bin/time -f '%M %U %S' -o "$rss" \
-      "${cmd[@]}" "$@" "${args[@]}" "$input" -o "$o" >>"$OUT/$name.$tag.log" 2>&1 || st=$?
-  else
-    timeout "$TIMEOUT" /usr/bin/time -f '%M %U %S' -o "$rss" \
-      "${cmd[@]}" "$@" "${args[@]}" "$input" -o "$o" >>"$OUT/$name.$tag.log" 2>&1 || st=$?
-  fi
+  env "${envs[@]}" timeout "$TIMEOUT" /usr/bin/time -f '%M %U %S' -o "$rss" \
+    "${cmd[@]}" "$@" "${args[@]}" "$input" -o "$o" <"$(stdin_of "$name")" >>"$OUT/$name.$tag.log" 2>&1 || st=$?
   t1=$EPOCHREALTIME
   # time(1) writes a "Command exited with non-zero status" line first on failure.
   echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)*1000}')" \
@@ -132,7 +150,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a+0>0 && b+0>0) printf "%.2f", a/b;
 verify() { # verify NAME OUTPUT -> OK / FAIL / -
   local name=$1 o=$2 maps=() i
   [[ -f $o ]] || { echo "-"; return; }
-  if [[ $name == ruby ]]; then
+  if [[ $name == starlingmonkey ]]; then
+    echo "-" # no checker yet: its exports need the component's host
+  elif [[ $name == ruby ]]; then
     node --no-warnings "$here/verify-ruby.mjs" "$o" >"$o.verify" 2>&1 && echo OK || echo FAIL
   elif [[ -f fixtures/verify.mjs ]]; then
     for ((i = 0; i < ${#args[@]}; i++)); do
@@ -152,7 +172,7 @@ java_bin="${JAVA_HOME:+$JAVA_HOME/bin/}java"
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -sr)"
   echo "- JDK: $("$java_bin" -version 2>&1 | sed -n 2p)"
   echo "- JAVA_OPTS: ${JAVA_OPTS:-(none)}"
-  echo "- Rust Wizer: $(node -p "require('$here/node_modules/@bytecodealliance/wizer/package.json').version" 2>/dev/null || echo "$WIZER")"
+  echo "- Rust Wizer: $(node -p "require('$root/tools/rust-wizer/node_modules/@bytecodealliance/wizer/package.json').version" 2>/dev/null || echo "$WIZER")"
   echo "- wizer4j: $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD -- wizer4j-core wizer4j-endive wizer4j-cli 2>/dev/null || echo ' (+ uncommitted changes)'), Endive $(sed -n 's:.*<endive.version>\(.*\)</endive.version>.*:\1:p' pom.xml)"
   echo "- runs: $WARMUP warm-up + $RUNS measured per tool and input, interleaved (ABBA order)"
   echo
@@ -214,6 +234,55 @@ done
   }' "$table"
   echo
 } >>"$OUT/results.md"
+
+# --- warm runs ----------------------------------------------------------------------------
+# The same input wizened WARM times in one JVM (bench/WarmRun.java drives the CLI's entry point);
+# the second and later runs are what a build server, the Maven plugin or a durable-execution host
+# sees. Compared with Wizer's cold median from the table above.
+if ((WARM >= 2)); then
+  jar="$root/wizer4j-cli/target/wizer4j.jar"
+  [[ $FREEZE == 1 ]] && jar="$OUT/w4j/wizer4j-cli/target/wizer4j.jar"
+  jopts=()
+  while IFS= read -r line || [[ -n $line ]]; do
+    line="${line%%#*}"
+    read -r -a words <<<"$line"
+    jopts+=("${words[@]}")
+  done <"$root/bin/jvm.options"
+  warm="$OUT/.warm"
+  : >"$warm"
+  for name in "${names[@]}"; do
+    set_input "$name"
+    [[ -f $input ]] || continue
+    say "bench: warm $name"
+    log="$OUT/$name.warm.log"
+    if env "${envs[@]}" timeout "$((TIMEOUT * WARM))" "$java_bin" "${jopts[@]}" ${JAVA_OPTS:-} -cp "$jar" \
+      "$here/WarmRun.java" "$WARM" "${args[@]}" "$input" -o "$OUT/$name.warm.wasm" \
+      <"$(stdin_of "$name")" >"$log" 2>&1; then
+      first=$(awk '/^run 1:/ {print $3}' "$log")
+      later=$(awk '/^run [0-9]+:/ && $2 != "1:" {print $3}' "$log" | median)
+      same=$(cmp -s "$OUT/$name.warm.wasm" "$OUT/$name.wizer4j.wasm" && echo yes || echo no)
+    else
+      first=fail later=fail same=-
+    fi
+    wz=$(awk -v n="$name" '$1 == n {print $5}' "$table")
+    echo "$name $first $later ${wz:--} $same" >>"$warm"
+  done
+  {
+    echo "## Warm: the same input again in one JVM ($WARM runs each, bench/WarmRun.java)"
+    echo
+    echo "Run 1 is cold (it includes class loading and the JIT's warm-up, not JVM start);"
+    echo "runs 2..$WARM are warm, their median is compared with Wizer's cold median above."
+    echo
+    echo "| input | run 1 ms | warm median ms | Wizer cold ms | warm/Wizer | output = cold CLI output |"
+    echo "|---|---:|---:|---:|---:|---|"
+    awk 'function ms(v) { return v+0>0 ? sprintf("%.0f", v) : v }
+    { r = ($3+0>0 && $4+0>0) ? sprintf("%.2f", $3/$4) : "-";
+      printf "| %s | %s | %s | %s | %s | %s |\n", $1, ms($2), ms($3), ms($4), r, $5;
+      if (r != "-") { s += log($3/$4); n++ } }
+    END { if (n) printf "\nGeometric mean of warm/Wizer over %d inputs: **%.2f**\n", n, exp(s/n) }' "$warm"
+    echo
+  } >>"$OUT/results.md"
+fi
 
 # --- engines and stage breakdown ----------------------------------------------------------
 if [[ $ENGINES == 1 ]]; then

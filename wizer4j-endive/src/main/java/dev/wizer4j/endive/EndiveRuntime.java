@@ -11,7 +11,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
-import run.endive.compiler.MachineFactoryCompiler;
 import run.endive.runtime.ExportFunction;
 import run.endive.runtime.HostFunction;
 import run.endive.runtime.ImportFunction;
@@ -105,19 +104,7 @@ public final class EndiveRuntime implements WizerRuntime {
   }
 
   private static Function<Instance, Machine> machine(WasmModule module, Wizer config) {
-    // AUTO is the interpreter: it starts at once, while Endive's compiler spends 0.5 s or more
-    // (growing with code size) before the first instruction runs. No static property of a
-    // module tells how long its init will run, and racing both engines would make the output
-    // depend on which finished first, so the choice is left to --engine compiler.
-    if (config.engine() != Wizer.Engine.COMPILER) {
-      return null;
-    }
-    try {
-      return MachineFactoryCompiler.compile(module);
-    } catch (RuntimeException e) {
-      throw new WizerException.InitFailed(
-          "the Endive compiler cannot compile this module: " + e.getMessage(), e);
-    }
+    return Engines.machine(module, config.engine(), CompiledModuleCache.configured(), config::log);
   }
 
   private static ExportFunction exportedFunction(Instance instance, String name) {

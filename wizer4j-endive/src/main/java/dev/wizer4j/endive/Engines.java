@@ -1,0 +1,191 @@
+package dev.wizer4j.endive;
+
+import dev.wizer4j.Wizer;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import run.endive.compiler.InterpreterFallback;
+import run.endive.compiler.MachineFactoryCompiler;
+import run.endive.runtime.CompiledModule;
+import run.endive.runtime.Instance;
+import run.endive.runtime.InterpreterMachine;
+import run.endive.runtime.Machine;
+import run.endive.wasm.WasmModule;
+import run.endive.wasm.types.FunctionBody;
+
+/**
+ * Decides how Endive runs a module's code (its interpreter or its compiler to JVM bytecode) and
+ * builds the machine factory for that choice. The output of a run never depends on the engine; only
+ * its speed does.
+ *
+ * <p>{@code auto} decides from what is known before anything runs:
+ *
+ * <ul>
+ *   <li>A compiled form is already at hand (this JVM compiled the same module before, or the disk
+ *       cache has it): the compiler, whose cost is then gone.
+ *   <li>Otherwise by code size. Compiling costs about 0.3-0.6 s in a fresh JVM plus about 1 s per
+ *       million instructions, and compiled code runs an init 10-40x faster than the interpreter
+ *       once the JIT has it (docs/BENCHMARKS.md). Up to {@link #AUTO_COMPILE_MAX_INSTRUCTIONS} the
+ *       compile cost is a few seconds at most and one busy second of init repays it; above, a
+ *       module is a language runtime (ruby.wasm: 4.9 million instructions, 40 s and 3 GB to
+ *       compile) whose init typically runs a fraction of its code, so the interpreter, which starts
+ *       at once, wins.
+ * </ul>
+ *
+ * <p>The compiler never fails a run: functions too large for a JVM method are interpreted one by
+ * one (Endive's own fallback), and a module the compiler cannot handle at all runs on the
+ * interpreter, with a note.
+ */
+final class Engines {
+  /** Up to this many instructions, {@code auto} compiles a module it has no compiled form of. */
+  static final long AUTO_COMPILE_MAX_INSTRUCTIONS = 1_000_000;
+
+  /** What was chosen and why, for the {@code -v} note. */
+  record Choice(boolean compile, String reason) {}
+
+  private Engines() {}
+
+  /**
+   * The machine factory for {@code module} under {@code requested}, or null for Endive's default
+   * (the interpreter). Notes on the choice, and on any fall-back, go to {@code note}.
+   */
+  static Function<Instance, Machine> machine(
+      WasmModule module, Wizer.Engine requested, CompiledModuleCache cache, Consumer<String> note) {
+    long instructions = instructionCount(module);
+    Choice choice = choose(requested, instructions, cache != null && cache.has(module));
+    note.accept(
+        "engine: "
+            + (choice.compile() ? "compiler" : "interpreter")
+            + " ("
+            + choice.reason()
+            + "; "
+            + instructions
+            + " instructions in "
+            + module.codeSection().functionBodyCount()
+            + " functions)");
+    if (!choice.compile()) {
+      return null;
+    }
+    long t0 = System.nanoTime();
+    Function<Instance, Machine> compiled;
+    try {
+      compiled = compile(module, cache, note);
+    } catch (RuntimeException | LinkageError | OutOfMemoryError e) {
+      note.accept("engine: the compiler failed (" + describe(e) + "); running on the interpreter");
+      return null;
+    }
+    note.accept(String.format("%-40s %8.1f ms", "compile", (System.nanoTime() - t0) / 1e6));
+    return guarded(compiled, note);
+  }
+
+  static Choice choose(Wizer.Engine requested, long instructions, boolean compiledAtHand) {
+    switch (requested) {
+      case INTERPRETER:
+        return new Choice(false, "requested");
+      case COMPILER:
+        return new Choice(true, "requested");
+      default:
+        break;
+    }
+    if (compiledAtHand) {
+      return new Choice(true, "auto: compiled form cached");
+    }
+    if (instructions <= AUTO_COMPILE_MAX_INSTRUCTIONS) {
+      return new Choice(true, "auto: code of at most " + AUTO_COMPILE_MAX_INSTRUCTIONS);
+    }
+    return new Choice(false, "auto: code above " + AUTO_COMPILE_MAX_INSTRUCTIONS);
+  }
+
+  /** Instructions in all function bodies: what the compiler's cost grows with. */
+  static long instructionCount(WasmModule module) {
+    long n = 0;
+    for (FunctionBody body : module.codeSection().functionBodies()) {
+      n += body.instructions().size();
+    }
+    return n;
+  }
+
+  private static Function<Instance, Machine> compile(
+      WasmModule module, CompiledModuleCache cache, Consumer<String> note) {
+    if (cache != null) {
+      Function<Instance, Machine> warm = cache.loaded(module);
+      if (warm != null) {
+        note.accept("engine: compiled classes of this module reused from this JVM");
+        return warm;
+      }
+    }
+    WasmModule bare = withoutCustomSections(module);
+    MachineFactoryCompiler.Builder b =
+        MachineFactoryCompiler.builder(bare).withInterpreterFallback(InterpreterFallback.SILENT);
+    if (cache != null && module.digest() != null) {
+      b.withCache(cache.disk(note));
+    }
+    Function<Instance, Machine> factory = b.compile();
+    // Endive's factory insists on the very module object it compiled; the machines it makes only
+    // need an instance of a module with the same code, which the original is.
+    Function<Instance, Machine> machines =
+        factory instanceof CompiledModule c ? c.machineFactory() : factory;
+    if (cache != null) {
+      cache.keepLoaded(module, machines);
+    }
+    return machines;
+  }
+
+  /**
+   * The compiler reads custom sections only to name a function it cannot compile, and expects the
+   * {@code name} section decoded, which wizer4j's parse leaves undecoded (the output copies it as
+   * bytes): it failed with a ClassCastException on any module with a name section and a function
+   * too large for a JVM method. It gets a copy of the module without custom sections instead; the
+   * code is the same, so are the machines.
+   */
+  static WasmModule withoutCustomSections(WasmModule m) {
+    if (m.customSections().isEmpty()) {
+      return m;
+    }
+    WasmModule.Builder b =
+        WasmModule.builder()
+            .withValidation(false)
+            .withDigest(m.digest())
+            .setTypeSection(m.typeSection())
+            .setImportSection(m.importSection())
+            .setFunctionSection(m.functionSection())
+            .setTableSection(m.tableSection())
+            .setGlobalSection(m.globalSection())
+            .setExportSection(m.exportSection())
+            .setElementSection(m.elementSection())
+            .setCodeSection(m.codeSection())
+            .setDataSection(m.dataSection());
+    m.memorySection().ifPresent(b::setMemorySection);
+    m.startSection().ifPresent(b::setStartSection);
+    m.dataCountSection().ifPresent(b::setDataCountSection);
+    m.tagSection().ifPresent(b::setTagSection);
+    for (Integer id : m.ignoredSections()) {
+      b.addIgnoredSection(id);
+    }
+    return b.build();
+  }
+
+  /**
+   * Compiled classes are defined when the first machine is made; a failure there (a class the JVM
+   * rejects) happens before any guest code runs, so the instance can still get an interpreter.
+   */
+  private static Function<Instance, Machine> guarded(
+      Function<Instance, Machine> compiled, Consumer<String> note) {
+    return instance -> {
+      try {
+        return compiled.apply(instance);
+      } catch (RuntimeException | LinkageError e) {
+        note.accept(
+            "engine: the compiled module cannot be loaded ("
+                + describe(e)
+                + "); running on the interpreter");
+        return new InterpreterMachine(instance);
+      }
+    };
+  }
+
+  private static String describe(Throwable e) {
+    return e.getMessage() == null
+        ? e.getClass().getSimpleName()
+        : e.getClass().getSimpleName() + ": " + e.getMessage();
+  }
+}
