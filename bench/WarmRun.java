@@ -13,9 +13,6 @@ public class WarmRun {
   public static void main(String[] argv) throws Exception {
     int runs = Integer.parseInt(argv[0]);
     String[] args = java.util.Arrays.copyOfRange(argv, 1, argv.length);
-    if (System.getProperty("run.endive.wasm.Parser.DIGEST_ALGORITHM") == null) {
-      System.setProperty("run.endive.wasm.Parser.DIGEST_ALGORITHM", "none");
-    }
     Class<?> main = Class.forName("dev.wizer4j.cli.Main");
     Method run = main.getDeclaredMethod("run", String[].class, PrintStream.class, PrintStream.class);
     run.setAccessible(true);

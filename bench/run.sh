@@ -97,8 +97,9 @@ fi
 names=("$@")
 [[ ${#names[@]} -gt 0 ]] || names=(sieve ctors wordfreq starlingmonkey ruby)
 
-# componentize-js's init of StarlingMonkey, as captured from its wizer call: input.wasm, args
-# (the arguments, one per line, without input and -o), env (NAME=VALUE lines) and stdin.
+# componentize-js's init of StarlingMonkey, as captured from its wizer call into
+# $CORPUS/starlingmonkey (see its README.txt): input.wasm, the environment componentize passes
+# (replay-env.txt, and nothing else: `env -i`), stdin.txt, and two preopened directories.
 SM="$CORPUS/starlingmonkey"
 
 # input NAME -> sets $input, the args array and the envs array (env assignments) for it
@@ -111,8 +112,11 @@ set_input() {
     envs=(__WASI_VFS_PACKING=1)
   elif [[ $1 == starlingmonkey ]]; then
     input="$SM/input.wasm"
-    [[ -f $SM/args ]] && mapfile -t args <"$SM/args"
-    [[ -f $SM/env ]] && mapfile -t envs <"$SM/env"
+    args=(--allow-wasi --init-func componentize.wizer
+      "--mapdir=/tmp/253111d903f9/sources::$SM/dirs/dir-sources" "--mapdir=/::$SM/project"
+      --wasm-bulk-memory=true --inherit-env=true)
+    envs=(-i)
+    [[ -f $SM/replay-env.txt ]] && mapfile -t -O 1 envs <"$SM/replay-env.txt"
   elif [[ $1 == wordfreq ]]; then
     input="$here/corpus/wordfreq.wasm"
     args=(--allow-wasi --mapdir "/data::$(CORPUS_DATA="$CORPUS/wordfreq" "$here/corpus/build.sh" data)")
@@ -123,7 +127,7 @@ set_input() {
     if [[ -f "fixtures/wasm/$1.args" ]]; then read -r -a args <"fixtures/wasm/$1.args"; fi
   fi
 }
-stdin_of() { if [[ $1 == starlingmonkey && -f $SM/stdin ]]; then echo "$SM/stdin"; else echo /dev/null; fi; }
+stdin_of() { if [[ $1 == starlingmonkey && -f $SM/stdin.txt ]]; then echo "$SM/stdin.txt"; else echo /dev/null; fi; }
 
 # run TOOL NAME TAG [extra args...] -> prints "wall_ms rss_kb cpu_s status"; output in
 # $OUT/NAME.TAG.wasm. cpu_s is user + system time of all threads (Wizer compiles in parallel).

@@ -72,6 +72,7 @@ public final class EndiveRuntime implements WizerRuntime {
       if (machine != null) {
         builder.withMachineFactory(machine);
       }
+      builder.withMemoryFactory(Engines.memoryFactory());
       Instance instance;
       try {
         instance = builder.build();

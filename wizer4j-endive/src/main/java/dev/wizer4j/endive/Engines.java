@@ -5,12 +5,15 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 import run.endive.compiler.InterpreterFallback;
 import run.endive.compiler.MachineFactoryCompiler;
+import run.endive.runtime.ByteArrayMemory;
 import run.endive.runtime.CompiledModule;
 import run.endive.runtime.Instance;
 import run.endive.runtime.InterpreterMachine;
 import run.endive.runtime.Machine;
+import run.endive.runtime.Memory;
 import run.endive.wasm.WasmModule;
 import run.endive.wasm.types.FunctionBody;
+import run.endive.wasm.types.MemoryLimits;
 
 /**
  * Decides how Endive runs a module's code (its interpreter or its compiler to JVM bytecode) and
@@ -93,6 +96,16 @@ final class Engines {
       return new Choice(true, "auto: code of at most " + AUTO_COMPILE_MAX_INSTRUCTIONS);
     }
     return new Choice(false, "auto: code above " + AUTO_COMPILE_MAX_INSTRUCTIONS);
+  }
+
+  /**
+   * Linear memory as a plain {@code byte[]} ({@code ByteArrayMemory}) rather than Endive's default
+   * heap {@code ByteBuffer}s: compiled code spends most of a pointer-chasing init (C++ containers)
+   * in memory loads, which are cheaper on an array, and the snapshot scans an array without
+   * copying.
+   */
+  static Function<MemoryLimits, Memory> memoryFactory() {
+    return ByteArrayMemory::new;
   }
 
   /** Instructions in all function bodies: what the compiler's cost grows with. */
