@@ -86,15 +86,11 @@ final class CompiledModuleCache {
   }
 
   /**
-   * The cache this process is configured with, or null for none: system property {@code
-   * wizer4j.cache=false} turns it off (the command line's {@code --no-cache}), {@code
-   * wizer4j.cache.dir} moves the disk side, {@code wizer4j.cache.maxBytes} bounds it. Without a
-   * known Endive version, only the memory side is used.
+   * The cache of this process: system property {@code wizer4j.cache.dir} moves the disk side,
+   * {@code wizer4j.cache.maxBytes} bounds it. Without a known Endive version, only the memory side
+   * is used.
    */
   static CompiledModuleCache configured() {
-    if ("false".equals(System.getProperty("wizer4j.cache"))) {
-      return null;
-    }
     String d = System.getProperty("wizer4j.cache.dir");
     Path dir = d != null && !d.isEmpty() ? Path.of(d) : defaultDir();
     if (ENGINE.contains("unknown")) {

@@ -1,7 +1,6 @@
 package dev.wizer4j.endive;
 
-import dev.wizer4j.Wizer;
-import java.util.function.Consumer;
+import dev.wizer4j.Progress;
 import java.util.function.Function;
 import run.endive.compiler.InterpreterFallback;
 import run.endive.compiler.MachineFactoryCompiler;
@@ -52,10 +51,13 @@ final class Engines {
    * (the interpreter). Notes on the choice, and on any fall-back, go to {@code note}.
    */
   static Function<Instance, Machine> machine(
-      WasmModule module, Wizer.Engine requested, CompiledModuleCache cache, Consumer<String> note) {
+      WasmModule module,
+      EndiveRuntime.Engine requested,
+      CompiledModuleCache cache,
+      Progress progress) {
     long instructions = instructionCount(module);
     Choice choice = choose(requested, instructions, cache != null && cache.has(module));
-    note.accept(
+    progress.note(
         "engine: "
             + (choice.compile() ? "compiler" : "interpreter")
             + " ("
@@ -68,19 +70,19 @@ final class Engines {
     if (!choice.compile()) {
       return null;
     }
-    long t0 = System.nanoTime();
+    progress.stage("compile");
     Function<Instance, Machine> compiled;
     try {
-      compiled = compile(module, cache, note);
+      compiled = compile(module, cache, progress);
     } catch (RuntimeException | LinkageError | OutOfMemoryError e) {
-      note.accept("engine: the compiler failed (" + describe(e) + "); running on the interpreter");
+      progress.note(
+          "engine: the compiler failed (" + describe(e) + "); running on the interpreter");
       return null;
     }
-    note.accept(String.format("%-40s %8.1f ms", "compile", (System.nanoTime() - t0) / 1e6));
-    return guarded(compiled, note);
+    return guarded(compiled, progress);
   }
 
-  static Choice choose(Wizer.Engine requested, long instructions, boolean compiledAtHand) {
+  static Choice choose(EndiveRuntime.Engine requested, long instructions, boolean compiledAtHand) {
     switch (requested) {
       case INTERPRETER:
         return new Choice(false, "requested");
@@ -118,11 +120,11 @@ final class Engines {
   }
 
   private static Function<Instance, Machine> compile(
-      WasmModule module, CompiledModuleCache cache, Consumer<String> note) {
+      WasmModule module, CompiledModuleCache cache, Progress progress) {
     if (cache != null) {
       Function<Instance, Machine> warm = cache.loaded(module);
       if (warm != null) {
-        note.accept("engine: compiled classes of this module reused from this JVM");
+        progress.note("engine: compiled classes of this module reused from this JVM");
         return warm;
       }
     }
@@ -130,7 +132,7 @@ final class Engines {
     MachineFactoryCompiler.Builder b =
         MachineFactoryCompiler.builder(bare).withInterpreterFallback(InterpreterFallback.SILENT);
     if (cache != null && module.digest() != null) {
-      b.withCache(cache.disk(note));
+      b.withCache(cache.disk(progress::note));
     }
     Function<Instance, Machine> factory = b.compile();
     // Endive's factory insists on the very module object it compiled; the machines it makes only
@@ -182,12 +184,12 @@ final class Engines {
    * rejects) happens before any guest code runs, so the instance can still get an interpreter.
    */
   private static Function<Instance, Machine> guarded(
-      Function<Instance, Machine> compiled, Consumer<String> note) {
+      Function<Instance, Machine> compiled, Progress progress) {
     return instance -> {
       try {
         return compiled.apply(instance);
       } catch (RuntimeException | LinkageError e) {
-        note.accept(
+        progress.note(
             "engine: the compiled module cannot be loaded ("
                 + describe(e)
                 + "); running on the interpreter");

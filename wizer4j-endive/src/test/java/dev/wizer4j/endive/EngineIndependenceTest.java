@@ -51,8 +51,8 @@ class EngineIndependenceTest {
     String[] args =
         Files.exists(argsFile) ? Files.readString(argsFile).trim().split("\\s+") : new String[0];
 
-    Object interpreted = wizen(args, Wizer.Engine.INTERPRETER, input);
-    Object compiled = wizen(args, Wizer.Engine.COMPILER, input);
+    Object interpreted = wizen(args, EndiveRuntime.Engine.INTERPRETER, input);
+    Object compiled = wizen(args, EndiveRuntime.Engine.COMPILER, input);
     if (interpreted instanceof byte[] a) {
       assertTrue(compiled instanceof byte[], () -> "compiler failed: " + compiled);
       assertArrayEquals(a, (byte[]) compiled, fixture + ": outputs differ between engines");
@@ -65,21 +65,25 @@ class EngineIndependenceTest {
   }
 
   /** The output bytes, or the WizerException of a failed run. */
-  private static Object wizen(String[] args, Wizer.Engine engine, byte[] input) throws IOException {
+  private static Object wizen(String[] args, EndiveRuntime.Engine engine, byte[] input)
+      throws IOException {
     try {
-      return configure(args).engine(engine).build().run(input);
+      Wizer.Builder w = Wizer.builder();
+      EndiveRuntime.Builder rt = EndiveRuntime.builder().inheritStdio(false).engine(engine);
+      configure(args, w, rt);
+      return w.runtime(rt.build()).build().run(input);
     } catch (WizerException e) {
       return e;
     }
   }
 
   /** Maps the command-line flags the fixtures use onto the builder. */
-  private static Wizer.Builder configure(String[] args) throws IOException {
-    Wizer.Builder b = Wizer.builder().inheritStdio(false);
+  private static void configure(String[] args, Wizer.Builder b, EndiveRuntime.Builder rt)
+      throws IOException {
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
-        case "--allow-wasi" -> b.allowWasi(true);
+        case "--allow-wasi" -> rt.allowWasi(true);
         case "--keep-init-func", "--keep-init-func=true" -> b.keepInitFunc(true);
         case "--keep-init-func=false" -> b.keepInitFunc(false);
         case "-f", "--init-func" -> b.initFunc(args[++i]);
@@ -89,7 +93,7 @@ class EngineIndependenceTest {
         }
         case "--mapdir" -> {
           String[] m = args[++i].split("::", 2);
-          b.mapDir(m[0], Path.of("..").resolve(m[1]));
+          rt.mapDir(m[0], Path.of("..").resolve(m[1]));
         }
         case "--preload" -> {
           String[] p = args[++i].split("=", 2);
@@ -98,11 +102,10 @@ class EngineIndependenceTest {
               f.toString().endsWith(".wat")
                   ? Harness.wat(Files.readString(f))
                   : Files.readAllBytes(f);
-          b.preload(p[0], wasm);
+          rt.preload(p[0], wasm);
         }
         default -> throw new IllegalArgumentException("flag not mapped in this test: " + a);
       }
     }
-    return b;
   }
 }

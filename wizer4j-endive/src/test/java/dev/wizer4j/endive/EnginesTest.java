@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wizer4j.Progress;
 import dev.wizer4j.Wizer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -27,18 +28,37 @@ import run.endive.wasm.WasmModule;
 class EnginesTest {
   @TempDir Path tmp;
 
+  /** A Wizer on Endive with {@code engine}, collecting the runtime's notes into {@code notes}. */
+  static Wizer wizer(EndiveRuntime.Engine engine, List<String> notes) {
+    return Wizer.builder()
+        .runtime(EndiveRuntime.builder().engine(engine).build())
+        .progress(
+            new Progress() {
+              @Override
+              public void stage(String name) {}
+
+              @Override
+              public void note(String message) {
+                synchronized (notes) {
+                  notes.add(message);
+                }
+              }
+            })
+        .build();
+  }
+
   @Test
   void autoCompilesSmallModulesAndInterpretsLargeOnes() {
-    assertTrue(Engines.choose(Wizer.Engine.AUTO, 12_000, false).compile());
+    assertTrue(Engines.choose(EndiveRuntime.Engine.AUTO, 12_000, false).compile());
     assertFalse(
-        Engines.choose(Wizer.Engine.AUTO, Engines.AUTO_COMPILE_MAX_INSTRUCTIONS + 1, false)
+        Engines.choose(EndiveRuntime.Engine.AUTO, Engines.AUTO_COMPILE_MAX_INSTRUCTIONS + 1, false)
             .compile());
     assertTrue(
-        Engines.choose(Wizer.Engine.AUTO, Engines.AUTO_COMPILE_MAX_INSTRUCTIONS + 1, true)
+        Engines.choose(EndiveRuntime.Engine.AUTO, Engines.AUTO_COMPILE_MAX_INSTRUCTIONS + 1, true)
             .compile(),
         "a cached compiled form costs nothing to use");
-    assertFalse(Engines.choose(Wizer.Engine.INTERPRETER, 10, true).compile());
-    assertTrue(Engines.choose(Wizer.Engine.COMPILER, Long.MAX_VALUE, false).compile());
+    assertFalse(Engines.choose(EndiveRuntime.Engine.INTERPRETER, 10, true).compile());
+    assertTrue(Engines.choose(EndiveRuntime.Engine.COMPILER, Long.MAX_VALUE, false).compile());
   }
 
   /**
@@ -66,14 +86,13 @@ class EnginesTest {
             "--debug-names");
     assertNotNull(Parser.parse(wasm).customSection("name"), "the test needs a name section");
     List<String> notes = new ArrayList<>();
-    byte[] compiled =
-        Wizer.builder().engine(Wizer.Engine.COMPILER).log(notes::add).build().run(wasm);
-    byte[] interpreted = Wizer.builder().engine(Wizer.Engine.INTERPRETER).build().run(wasm);
+    byte[] compiled = wizer(EndiveRuntime.Engine.COMPILER, notes).run(wasm);
+    byte[] interpreted = wizer(EndiveRuntime.Engine.INTERPRETER, new ArrayList<>()).run(wasm);
     assertArrayEquals(interpreted, compiled);
     assertTrue(
         notes.stream().noneMatch(n -> n.contains("compiler failed")),
         "the module compiled: " + notes);
-    Harness.assertWizened(Wizer.builder().engine(Wizer.Engine.COMPILER).build(), wasm, "g");
+    Harness.assertWizened(wizer(EndiveRuntime.Engine.COMPILER, new ArrayList<>()), wasm, "g");
   }
 
   @Test
@@ -85,8 +104,8 @@ class EnginesTest {
                 + "(func (export \"wizer-initialize\") (global.set $g (i32.const 5))))");
     List<String> first = new ArrayList<>();
     List<String> second = new ArrayList<>();
-    byte[] a = Wizer.builder().log(first::add).build().run(wasm);
-    byte[] b = Wizer.builder().log(second::add).build().run(wasm);
+    byte[] a = wizer(EndiveRuntime.Engine.AUTO, first).run(wasm);
+    byte[] b = wizer(EndiveRuntime.Engine.AUTO, second).run(wasm);
     assertArrayEquals(a, b);
     assertTrue(first.stream().anyMatch(n -> n.contains("engine: compiler")), first.toString());
     assertTrue(
