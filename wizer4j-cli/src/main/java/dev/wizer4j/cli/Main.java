@@ -149,8 +149,7 @@ public final class Main implements Callable<Integer> {
           "How Endive runs the init code: its interpreter (starts at once), or its compiler"
               + " to JVM bytecode (pays ~0.5 s or more up front, then runs compute-heavy inits"
               + " 10x faster or more). auto: the compiler for modules of up to a million"
-              + " instructions or with a cached compiled form, else the interpreter (default:"
-              + " ${DEFAULT-VALUE}).")
+              + " instructions, else the interpreter (default: ${DEFAULT-VALUE}).")
   String engine;
 
   @Option(

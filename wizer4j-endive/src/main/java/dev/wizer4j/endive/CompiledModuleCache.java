@@ -116,18 +116,6 @@ final class CompiledModuleCache {
     return base.resolve("wizer4j").resolve("compiled");
   }
 
-  /** Whether a compiled form of {@code module} is in memory or on disk. */
-  boolean has(WasmModule module) {
-    String key = key(module);
-    if (key == null) {
-      return false;
-    }
-    if (loadedFor(key) != null) {
-      return true;
-    }
-    return dir != null && Files.isRegularFile(dir.resolve(fileName(key)));
-  }
-
   /** The machine factory this JVM made for the same module, or null. */
   Function<Instance, Machine> loaded(WasmModule module) {
     String key = key(module);

@@ -58,9 +58,8 @@ public final class EndiveRuntime implements WizerRuntime {
   /** How Endive executes the init code. */
   public enum Engine {
     /**
-     * Let the runtime choose from the module's code size and the compile cache: the compiler for
-     * modules of up to a million instructions or with a compiled form at hand, else the
-     * interpreter.
+     * Let the runtime choose from the module's code size: the compiler for modules of up to a
+     * million instructions (or compiled in this JVM before), else the interpreter.
      */
     AUTO,
     /** Endive's interpreter: starts at once. */

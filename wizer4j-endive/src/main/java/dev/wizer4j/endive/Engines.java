@@ -22,8 +22,9 @@ import run.endive.wasm.types.MemoryLimits;
  * <p>{@code auto} decides from what is known before anything runs:
  *
  * <ul>
- *   <li>A compiled form is already at hand (this JVM compiled the same module before, or the disk
- *       cache has it): the compiler, whose cost is then gone.
+ *   <li>This JVM compiled the same module before: the compiler, whose classes are loaded and
+ *       optimized already. (A disk cache entry does not count for a large module: defining the
+ *       classes of millions of instructions again costs seconds, more than a short init.)
  *   <li>Otherwise by code size. Compiling costs about 0.3-0.6 s in a fresh JVM plus about 1 s per
  *       million instructions, and compiled code runs an init 10-40x faster than the interpreter
  *       once the JIT has it (docs/BENCHMARKS.md). Up to {@link #AUTO_COMPILE_MAX_INSTRUCTIONS} the
@@ -56,7 +57,7 @@ final class Engines {
       CompiledModuleCache cache,
       Progress progress) {
     long instructions = instructionCount(module);
-    Choice choice = choose(requested, instructions, cache != null && cache.has(module));
+    Choice choice = choose(requested, instructions, cache != null && cache.loaded(module) != null);
     progress.note(
         "engine: "
             + (choice.compile() ? "compiler" : "interpreter")
@@ -82,7 +83,7 @@ final class Engines {
     return guarded(compiled, progress);
   }
 
-  static Choice choose(EndiveRuntime.Engine requested, long instructions, boolean compiledAtHand) {
+  static Choice choose(EndiveRuntime.Engine requested, long instructions, boolean loadedHere) {
     switch (requested) {
       case INTERPRETER:
         return new Choice(false, "requested");
@@ -91,8 +92,8 @@ final class Engines {
       default:
         break;
     }
-    if (compiledAtHand) {
-      return new Choice(true, "auto: compiled form cached");
+    if (loadedHere) {
+      return new Choice(true, "auto: compiled in this JVM before");
     }
     if (instructions <= AUTO_COMPILE_MAX_INSTRUCTIONS) {
       return new Choice(true, "auto: code of at most " + AUTO_COMPILE_MAX_INSTRUCTIONS);

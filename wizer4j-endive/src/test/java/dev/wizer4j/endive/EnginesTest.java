@@ -56,7 +56,7 @@ class EnginesTest {
     assertTrue(
         Engines.choose(EndiveRuntime.Engine.AUTO, Engines.AUTO_COMPILE_MAX_INSTRUCTIONS + 1, true)
             .compile(),
-        "a cached compiled form costs nothing to use");
+        "classes this JVM loaded already cost nothing to use");
     assertFalse(Engines.choose(EndiveRuntime.Engine.INTERPRETER, 10, true).compile());
     assertTrue(Engines.choose(EndiveRuntime.Engine.COMPILER, Long.MAX_VALUE, false).compile());
   }
@@ -107,7 +107,12 @@ class EnginesTest {
     byte[] a = wizer(EndiveRuntime.Engine.AUTO, first).run(wasm);
     byte[] b = wizer(EndiveRuntime.Engine.AUTO, second).run(wasm);
     assertArrayEquals(a, b);
-    assertTrue(first.stream().anyMatch(n -> n.contains("engine: compiler")), first.toString());
+    assertTrue(
+        first.stream().anyMatch(n -> n.contains("engine: compiler (auto: code of at most")),
+        first.toString());
+    assertTrue(
+        second.stream().anyMatch(n -> n.contains("compiled in this JVM before")),
+        second.toString());
     assertTrue(
         second.stream().anyMatch(n -> n.contains("reused from this JVM")), second.toString());
   }
