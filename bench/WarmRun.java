@@ -5,7 +5,7 @@
 // plugin or a durable-execution host gets when it wizens the same module again.
 //
 // Usage: java [JVM options] -cp wizer4j.jar bench/WarmRun.java RUNS [wizer4j arguments...]
-// Each run writes the -o file again. Exit status: that of the first failing run, else 0.
+// Each run writes the -o file again and reads the same stdin. Exit status: that of the first failing run, else 0.
 import java.io.PrintStream;
 import java.lang.reflect.Method;
 
@@ -17,7 +17,10 @@ public class WarmRun {
     Method run = main.getDeclaredMethod("run", String[].class, PrintStream.class, PrintStream.class);
     run.setAccessible(true);
     PrintStream out = System.out;
+    // Every run reads the same stdin (StarlingMonkey's init takes its arguments from there).
+    byte[] stdin = System.in.readAllBytes();
     for (int i = 1; i <= runs; i++) {
+      System.setIn(new java.io.ByteArrayInputStream(stdin));
       long t0 = System.nanoTime();
       int code = (Integer) run.invoke(null, args, System.err, System.err);
       long t1 = System.nanoTime();

@@ -297,8 +297,15 @@ if [[ $ENGINES == 1 ]]; then
     set_input "$name"
     [[ -f $input ]] || continue
     line="$name"
-    for e in auto interpreter compiler; do
-      r=$(run wizer4j "$name" "$e" -v --engine "$e")
+    big=$(($(size_of "$input") > 4000000))
+    for e in auto interpreter compiler-nocache compiler; do
+      # compiler-nocache: a cold compile; compiler: the same with the disk cache, which the
+      # cold run does not fill, so it is a miss for a module compiled nowhere else. Big modules
+      # compile for a minute and would fill the cache with one entry: only measured cold.
+      if [[ $e == compiler && $big == 1 ]]; then line+=" - -"; continue; fi
+      local_args=(-v --engine "${e%-nocache}")
+      [[ $e == *-nocache ]] && local_args+=(--no-cache)
+      r=$(run wizer4j "$name" "$e" "${local_args[@]}")
       log="$OUT/$name.$e.log"
       if [[ $(cut -d' ' -f4 <<<"$r") != 0 ]]; then
         line+=" fail"
@@ -311,26 +318,37 @@ if [[ $ENGINES == 1 ]]; then
         stages=$(awk -v wall="$(cut -d' ' -f1 <<<"$r")" '
           /^wizer4j: wrote / { for (i=1;i<=NF;i++) if ($i=="in") tot=$(i+1) }
           /^wizer4j: parse and validate/ { pv=$(NF-1) }
+          /^wizer4j: compile / { comp=$(NF-1) }
           /^wizer4j: instantiate/ { inst=$(NF-1) }
           /^wizer4j: call / { init+=$(NF-1) }
           /^wizer4j: snapshot/ { snap=$(NF-1) }
           /^wizer4j: rewrite/ { rw=$(NF-1) }
-          END { other = tot-pv-inst-init-snap-rw;
-                printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f", wall, wall-tot, pv, inst, init, snap, rw, other }' "$log")
+          END { other = tot-pv-comp-inst-init-snap-rw;
+                printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f", wall, wall-tot, pv, comp, inst, init, snap, rw, other }' "$log")
         echo "$name $stages" >>"$OUT/.stages"
       fi
       line+=" $(size_of "$OUT/$name.$e.wasm")"
     done
-    echo "$line" >>"$eng"
+    same=yes
+    for e in interpreter compiler-nocache compiler; do
+      [[ -f $OUT/$name.$e.wasm ]] || continue
+      cmp -s "$OUT/$name.auto.wasm" "$OUT/$name.$e.wasm" || same=no
+    done
+    echo "$line $same" >>"$eng"
   done
   {
     echo "## wizer4j engines (one run each, with -v)"
     echo
-    echo "| input | auto ms | interpreter ms | compiler ms | compiler/interpreter |"
-    echo "|---|---:|---:|---:|---:|"
+    echo "compiler, cold: --no-cache (the whole compile); compiler, cached: a second run that"
+    echo "reads the compiled classes from the disk cache (not run for modules over 4 MB)."
+    echo "Same bytes: whether the outputs of all engines are byte-identical."
+    echo
+    echo "| input | auto ms | interpreter ms | compiler, cold ms | compiler, cached ms | cold compiler/interpreter | same bytes |"
+    echo "|---|---:|---:|---:|---:|---:|---|"
+    # line: name auto size interp size cold size cached size
     awk 'function ms(v) { return v+0>0 ? sprintf("%.0f", v) : v }
          { r = ($4+0>0 && $6+0>0) ? sprintf("%.2f", $6/$4) : "-";
-           printf "| %s | %s | %s | %s | %s |\n", $1, ms($2), ms($4), ms($6), r }' "$eng"
+           printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, ms($2), ms($4), ms($6), ms($8), r, $10 }' "$eng"
     echo
     echo "## Where wizer4j's time goes (--engine auto, -v, ms)"
     echo
@@ -338,9 +356,9 @@ if [[ $ENGINES == 1 ]]; then
     echo "parsing; the CLI starts its clock after picocli has parsed the command line);"
     echo "other = reading the input, writing the output and what no stage covers."
     echo
-    echo "| input | wall | JVM+CLI start | parse+validate | instantiate | init | snapshot | rewrite | other |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1,$2,$3,$4,$5,$6,$7,$8,$9 }' "$OUT/.stages"
+    echo "| input | wall | JVM+CLI start | parse+validate | compile | instantiate | init | snapshot | rewrite | other |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1,$2,$3,$4,$5,$6,$7,$8,$9,$10 }' "$OUT/.stages"
     echo
   } >>"$OUT/results.md"
   rm -f "$OUT/.stages"
