@@ -34,6 +34,7 @@ names=("$@")
 launcher=()
 while IFS= read -r line || [[ -n $line ]]; do
   line="${line%%#*}"
+  [[ $line == compiler:* ]] && continue # only for the compiler engine; see bin/jvm.options
   read -r -a words <<<"$line"
   launcher+=("${words[@]}")
 done <"$root/bin/jvm.options"

@@ -83,6 +83,7 @@ if [[ $FREEZE == 1 ]]; then
     opts=()
     while IFS= read -r line || [[ -n $line ]]; do # the launcher's JVM options
       line="${line%%#*}"
+      [[ $line == compiler:* ]] && continue # only for the compiler engine; see bin/jvm.options
       read -r -a words <<<"$line"
       opts+=("${words[@]}")
     done <"$root/bin/jvm.options"
@@ -249,6 +250,7 @@ if ((WARM >= 2)); then
   jopts=()
   while IFS= read -r line || [[ -n $line ]]; do
     line="${line%%#*}"
+    [[ $line == compiler:* ]] && continue # only for the compiler engine; see bin/jvm.options
     read -r -a words <<<"$line"
     jopts+=("${words[@]}")
   done <"$root/bin/jvm.options"
