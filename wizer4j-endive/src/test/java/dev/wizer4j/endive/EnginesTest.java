@@ -117,6 +117,29 @@ class EnginesTest {
         second.stream().anyMatch(n -> n.contains("reused from this JVM")), second.toString());
   }
 
+  /** A new JVM (here: the in-memory cache forgotten) reads the classes the last one compiled. */
+  @Test
+  void aLaterRunReadsTheCompiledClassesFromDisk() {
+    // A module no earlier test run compiled: its constant is new each time.
+    long unique = System.nanoTime();
+    byte[] wasm =
+        Harness.wat(
+            "(module (global $g (mut i64) (i64.const 0))"
+                + "(func (export \"wizer-initialize\") (global.set $g (i64.const "
+                + unique
+                + "))))");
+    CompiledModuleCache.clearLoaded();
+    List<String> first = new ArrayList<>();
+    byte[] a = wizer(EndiveRuntime.Engine.AUTO, first).run(wasm);
+    CompiledModuleCache.clearLoaded();
+    List<String> second = new ArrayList<>();
+    byte[] b = wizer(EndiveRuntime.Engine.AUTO, second).run(wasm);
+    assertArrayEquals(a, b);
+    assertTrue(first.stream().anyMatch(n -> n.startsWith("compile cache: miss")), first.toString());
+    assertTrue(
+        second.stream().anyMatch(n -> n.startsWith("compile cache: hit")), second.toString());
+  }
+
   @Test
   void diskEntriesRoundTripAndDamagedOnesAreDropped() throws IOException {
     Path dir = tmp.resolve("cache");
