@@ -23,8 +23,9 @@ import run.endive.wasm.types.MemoryLimits;
  *
  * <ul>
  *   <li>This JVM compiled the same module before: the compiler, whose classes are loaded and
- *       optimized already. (A disk cache entry does not count for a large module: defining the
- *       classes of millions of instructions again costs seconds, more than a short init.)
+ *       optimized already. (A disk cache entry does not count for a large module: reading and
+ *       defining StarlingMonkey's cached classes takes about a second, more than its compiled init
+ *       saves.)
  *   <li>Otherwise by code size. Compiling costs about 0.3-0.6 s in a fresh JVM plus about 1 s per
  *       million instructions, and compiled code runs an init 10-40x faster than the interpreter
  *       once the JIT has it (docs/BENCHMARKS.md). Up to {@link #AUTO_COMPILE_MAX_INSTRUCTIONS} the
