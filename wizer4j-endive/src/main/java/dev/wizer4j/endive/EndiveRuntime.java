@@ -16,7 +16,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.function.Function;
-import run.endive.compiler.MachineFactoryCompiler;
 import run.endive.runtime.ExportFunction;
 import run.endive.runtime.HostFunction;
 import run.endive.runtime.ImportFunction;
@@ -80,6 +79,7 @@ public final class EndiveRuntime implements WizerRuntime {
   private final List<Preload> preloads;
   private final Engine engine;
   private final OutputStream stdout;
+  private final boolean deterministic;
 
   /**
    * A runtime with the defaults of {@link #builder()}: no WASI, the engine chosen automatically.
@@ -97,6 +97,7 @@ public final class EndiveRuntime implements WizerRuntime {
     this.preloads = List.copyOf(b.preloads);
     this.engine = b.engine;
     this.stdout = b.stdout;
+    this.deterministic = b.deterministic;
   }
 
   public static Builder builder() {
@@ -113,7 +114,8 @@ public final class EndiveRuntime implements WizerRuntime {
                         "the module context was not decoded by Endive's parser"));
     checkLimits(module);
     progress.stage("instantiate");
-    WasiPreview1 wasi = allowWasi ? wasi() : null;
+    DeterministicWasi det = allowWasi && deterministic ? new DeterministicWasi() : null;
+    WasiPreview1 wasi = allowWasi ? wasi(det) : null;
     try {
       Map<String, Instance> preloaded = new HashMap<>();
       for (Preload p : preloads) {
@@ -128,7 +130,7 @@ public final class EndiveRuntime implements WizerRuntime {
           preloaded.put(
               p.name(),
               Instance.builder(pm)
-                  .withImportValues(imports(pm, wasi, preloaded))
+                  .withImportValues(imports(pm, wasi, det, preloaded))
                   .withStart(false)
                   .build());
         } catch (WasmEngineException e) {
@@ -139,7 +141,7 @@ public final class EndiveRuntime implements WizerRuntime {
 
       Instance.Builder builder =
           Instance.builder(module)
-              .withImportValues(imports(module, wasi, preloaded))
+              .withImportValues(imports(module, wasi, det, preloaded))
               .withStart(false);
       Function<Instance, Machine> machine = machine(module, progress);
       if (machine != null) {
@@ -198,12 +200,7 @@ public final class EndiveRuntime implements WizerRuntime {
       return null;
     }
     progress.stage("compile");
-    try {
-      return MachineFactoryCompiler.compile(module);
-    } catch (RuntimeException e) {
-      throw new WizerException.InitFailed(
-          "the Endive compiler cannot compile this module: " + e.getMessage(), e);
-    }
+    return RuntimeCompiler.compile(module);
   }
 
   private static ExportFunction exportedFunction(Instance instance, String name) {
@@ -252,8 +249,11 @@ public final class EndiveRuntime implements WizerRuntime {
     return new WizerException.InitFailed(where + " trapped: " + msg, e);
   }
 
-  private WasiPreview1 wasi() {
+  private WasiPreview1 wasi(DeterministicWasi det) {
     WasiOptions.Builder opts = WasiOptions.builder();
+    if (det != null) {
+      opts.withClock(det.clock).withRandom(det.random());
+    }
     if (inheritStdio) {
       opts.withStdin(System.in);
       opts.withStdout(stdout != null ? stdout : System.out);
@@ -280,12 +280,16 @@ public final class EndiveRuntime implements WizerRuntime {
    * traps naming the import. Other imports are left for Endive to report as unlinkable.
    */
   private static ImportValues imports(
-      WasmModule module, WasiPreview1 wasi, Map<String, Instance> preloads) {
+      WasmModule module, WasiPreview1 wasi, DeterministicWasi det, Map<String, Instance> preloads) {
     Map<String, HostFunction> wasiFns = new HashMap<>();
     if (wasi != null) {
       for (HostFunction f : wasi.toHostFunctions()) {
         wasiFns.put(f.name(), f);
       }
+    }
+    if (det != null) {
+      HostFunction clock = det.clockTimeGet(WASI_MODULE);
+      wasiFns.put(clock.name(), clock);
     }
     List<ImportFunction> fns = new ArrayList<>();
     var section = module.importSection();
@@ -333,6 +337,7 @@ public final class EndiveRuntime implements WizerRuntime {
     private final List<Preload> preloads = new ArrayList<>();
     private Engine engine = Engine.AUTO;
     private OutputStream stdout;
+    private boolean deterministic;
 
     private Builder() {}
 
@@ -408,6 +413,18 @@ public final class EndiveRuntime implements WizerRuntime {
      */
     public Builder stdout(OutputStream stdout) {
       this.stdout = Objects.requireNonNull(stdout, "stdout");
+      return this;
+    }
+
+    /**
+     * With WASI, make the clocks and {@code random_get} deterministic (default false): the clock
+     * starts at 2000-01-01T00:00:00Z and advances one millisecond per reading, and random bytes
+     * come from a fixed seed, so an init that reads time or randomness gives byte-identical output
+     * on every run. A guest that sleeps still sleeps; host files and an inherited environment are
+     * still the host's.
+     */
+    public Builder deterministic(boolean deterministic) {
+      this.deterministic = deterministic;
       return this;
     }
 
