@@ -104,6 +104,40 @@ class LauncherIT {
     assertModuleOnStdout(launch("/usr/bin:/bin"));
   }
 
+  /**
+   * The call componentize-js makes: {@code spawnSync(wizerBin, args, {shell: true, env})} with an
+   * env of its own variables only (no PATH at all), options written with '=', output to a file.
+   */
+  @Test
+  void componentizeJsStyleCall() throws Exception {
+    Files.copy(realJar(), root.resolve("wizer4j-cli/target/wizer4j.jar"));
+    Path sourceDir = Files.createDirectories(tmp.resolve("source"));
+    Path out = tmp.resolve("out.wasm");
+    String command =
+        String.join(
+            " ",
+            root.resolve("bin/wizer4j").toString(),
+            "--allow-wasi",
+            "--init-func",
+            "wizer-initialize",
+            "--dir=" + sourceDir,
+            "--wasm-bulk-memory=true",
+            "--inherit-env=true",
+            "-o=" + out,
+            root.resolve("examples/hello.wasm").toString());
+    Process p =
+        new ProcessBuilder(
+                "/usr/bin/env", "-i", "EXPORT_CNT=0", "DEBUG=0", "/bin/sh", "-c", command)
+            .directory(tmp.toFile())
+            .redirectErrorStream(true)
+            .start();
+    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+    assertEquals(0, p.exitValue(), log);
+    assertEquals("", log, "nothing on stdout or stderr");
+    assertArrayEquals(expected, Files.readAllBytes(out));
+  }
+
   @Test
   void noJavaOnPathFindsAnInstalledJdk() throws IOException {
     String javaHome = System.getProperty("java.home");
