@@ -362,12 +362,16 @@ public final class Main implements Callable<Integer> {
       int eq = e.indexOf('=');
       String name = eq < 0 ? e : e.substring(0, eq);
       String value = eq < 0 ? System.getenv(name) : e.substring(eq + 1);
-      if (name.isEmpty() || name.indexOf('\0') >= 0) {
+      if (name.isEmpty()) {
         throw new UsageException(
             "invalid value '" + e + "' for '--env <NAME[=VALUE]>': the name must not be empty");
       }
       if (value != null) {
-        rt.env(name, value);
+        try {
+          rt.env(name, value);
+        } catch (IllegalArgumentException x) {
+          throw new UsageException(x.getMessage());
+        }
       }
     }
     for (String d : dirs) {
