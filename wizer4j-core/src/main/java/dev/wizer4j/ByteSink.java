@@ -21,7 +21,7 @@ final class ByteSink {
     long needed = (long) size + extra;
     if (needed > buf.length) {
       if (needed > Integer.MAX_VALUE - 8) {
-        throw new WizerException("output module larger than 2 GiB");
+        throw new WizerException.Unsupported("the output module would be larger than 2 GiB");
       }
       buf =
           Arrays.copyOf(

@@ -32,7 +32,7 @@ final class Instrument {
     out.bytes(in, 0, 8);
     boolean written = false;
     for (Section s : cx.sections) {
-      if (s.id() == Parse.EXPORT) {
+      if (s.id() == Wasm.SECTION_EXPORT) {
         writeExports(cx, out);
         written = true;
         continue;
@@ -56,22 +56,18 @@ final class Instrument {
       body.name(e.name()).u8(e.kind()).u32(e.index());
     }
     appendCanonical(cx, body);
-    out.section(Parse.EXPORT, body);
+    out.section(Wasm.SECTION_EXPORT, body);
   }
 
   /** Writes the canonical instrumentation exports: mutable globals, then memories, by index. */
   static void appendCanonical(ModuleContext cx, ByteSink body) {
     for (GlobalDef g : cx.globals) {
       if (g.mutable()) {
-        body.name(ModuleContext.GLOBAL_PREFIX + g.index())
-            .u8(ModuleContext.KIND_GLOBAL)
-            .u32(g.index());
+        body.name(ModuleContext.GLOBAL_PREFIX + g.index()).u8(Wasm.KIND_GLOBAL).u32(g.index());
       }
     }
     for (MemoryDef m : cx.memories) {
-      body.name(ModuleContext.MEMORY_PREFIX + m.index())
-          .u8(ModuleContext.KIND_MEMORY)
-          .u32(m.index());
+      body.name(ModuleContext.MEMORY_PREFIX + m.index()).u8(Wasm.KIND_MEMORY).u32(m.index());
     }
   }
 

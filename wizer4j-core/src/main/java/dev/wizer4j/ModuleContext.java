@@ -28,7 +28,7 @@ public final class ModuleContext {
   /** A defined memory's limits, as encoded. */
   record MemoryDef(int index, int flags, long min, long max, long pageSizeLog2) {
     boolean hasMax() {
-      return (flags & 1) != 0;
+      return (flags & Wasm.LIMITS_HAS_MAX) != 0;
     }
   }
 
@@ -36,23 +36,6 @@ public final class ModuleContext {
 
   /** A data segment entry; {@code start..end} covers the whole entry, flags included. */
   record DataSegment(boolean active, int memoryIndex, int start, int end) {}
-
-  static final int KIND_FUNC = 0;
-  static final int KIND_TABLE = 1;
-  static final int KIND_MEMORY = 2;
-  static final int KIND_GLOBAL = 3;
-  static final int KIND_TAG = 4;
-
-  static String kindName(int kind) {
-    return switch (kind) {
-      case KIND_FUNC -> "function";
-      case KIND_TABLE -> "table";
-      case KIND_MEMORY -> "memory";
-      case KIND_GLOBAL -> "global";
-      case KIND_TAG -> "tag";
-      default -> "kind " + kind;
-    };
-  }
 
   final byte[] bytes;
   final List<Section> sections;

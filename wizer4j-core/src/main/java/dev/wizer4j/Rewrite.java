@@ -47,7 +47,7 @@ final class Rewrite {
 
     int lastNonCustom = -1;
     for (int i = 0; i < cx.sections.size(); i++) {
-      if (cx.sections.get(i).id() != Parse.CUSTOM) {
+      if (cx.sections.get(i).id() != Wasm.SECTION_CUSTOM) {
         lastNonCustom = i;
       }
     }
@@ -63,19 +63,19 @@ final class Rewrite {
         exportsWritten = true;
       }
       switch (s.id()) {
-        case Parse.MEMORY -> writeMemories(cx, snap, out);
-        case Parse.GLOBAL -> writeGlobals(cx, snap, out);
-        case Parse.EXPORT -> {
+        case Wasm.SECTION_MEMORY -> writeMemories(cx, snap, out);
+        case Wasm.SECTION_GLOBAL -> writeGlobals(cx, snap, out);
+        case Wasm.SECTION_EXPORT -> {
           writeExports(cx, opts, out);
           exportsWritten = true;
         }
-        case Parse.START -> {} // it already ran
-        case Parse.DATA_COUNT -> {
+        case Wasm.SECTION_START -> {} // it already ran
+        case Wasm.SECTION_DATA_COUNT -> {
           ByteSink body = new ByteSink(5);
           body.u32(cx.snapshotSegmentsStart + snap.segments().size());
-          out.section(Parse.DATA_COUNT, body);
+          out.section(Wasm.SECTION_DATA_COUNT, body);
         }
-        case Parse.DATA -> {
+        case Wasm.SECTION_DATA -> {
           writeData(cx, snap, out);
           dataWritten = true;
         }
@@ -99,11 +99,11 @@ final class Rewrite {
 
   /** Whether a section with this id must come after the export section (custom ones: no). */
   static boolean comesAfterExports(int id) {
-    return id == Parse.START
-        || id == 9 /* element */
-        || id == Parse.DATA_COUNT
-        || id == Parse.CODE
-        || id == Parse.DATA;
+    return id == Wasm.SECTION_START
+        || id == Wasm.SECTION_ELEMENT
+        || id == Wasm.SECTION_DATA_COUNT
+        || id == Wasm.SECTION_CODE
+        || id == Wasm.SECTION_DATA;
   }
 
   private static void writeMemories(ModuleContext cx, Snapshot snap, ByteSink out) {
@@ -117,7 +117,7 @@ final class Rewrite {
         body.u32(def.max());
       }
     }
-    out.section(Parse.MEMORY, body);
+    out.section(Wasm.SECTION_MEMORY, body);
   }
 
   private static void writeGlobals(ModuleContext cx, Snapshot snap, ByteSink out) {
@@ -133,7 +133,7 @@ final class Rewrite {
         body.bytes(in, g.typeStart(), g.end() - g.typeStart());
       }
     }
-    out.section(Parse.GLOBAL, body);
+    out.section(Wasm.SECTION_GLOBAL, body);
   }
 
   private static void writeExports(ModuleContext cx, Options opts, ByteSink out) {
@@ -172,7 +172,7 @@ final class Rewrite {
     if (opts.keepInstrumentation()) {
       Instrument.appendCanonical(cx, body);
     }
-    out.section(Parse.EXPORT, body);
+    out.section(Wasm.SECTION_EXPORT, body);
   }
 
   /**
@@ -192,26 +192,27 @@ final class Rewrite {
       size += segmentSize(seg);
     }
     if (size > 0xffffffffL) {
-      throw new WizerException("data section larger than 4 GiB");
+      throw new WizerException.Unsupported(
+          "the data section of the output would be larger than 4 GiB");
     }
-    out.u8(Parse.DATA).u32(size);
+    out.u8(Wasm.SECTION_DATA).u32(size);
     int before = out.size();
     out.u32(kept + snap.segments().size());
     for (int i = 0; i < kept; i++) {
       DataSegment d = cx.dataSegments.get(i);
       if (d.active()) {
-        out.u8(0x01).u8(0x00);
+        out.u8(Wasm.DATA_PASSIVE).u32(0); // no bytes
       } else {
         out.bytes(in, d.start(), d.end() - d.start());
       }
     }
     for (Snapshot.Segment seg : snap.segments()) {
       if (seg.memoryIndex() == 0) {
-        out.u8(0x00);
+        out.u8(Wasm.DATA_ACTIVE);
       } else {
-        out.u8(0x02).u32(seg.memoryIndex());
+        out.u8(Wasm.DATA_ACTIVE_MEMORY).u32(seg.memoryIndex());
       }
-      out.u8(0x41).s64((int) seg.offset()).u8(0x0b);
+      out.u8(Wasm.OP_I32_CONST).s64((int) seg.offset()).u8(Wasm.OP_END);
       out.u32(seg.data().length).bytes(seg.data());
     }
     if (out.size() - before != size) {

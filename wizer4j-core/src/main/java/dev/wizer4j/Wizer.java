@@ -179,7 +179,7 @@ public final class Wizer {
     for (WizerRuntime rt : ServiceLoader.load(WizerRuntime.class, Wizer.class.getClassLoader())) {
       return rt;
     }
-    throw new WizerException(
+    throw new WizerException.InitFailed(
         "no WebAssembly runtime found: add dev.wizer4j:wizer4j-endive to the class path or set"
             + " one with Wizer.builder().runtime(...)");
   }

@@ -3,9 +3,13 @@ package dev.wizer4j.endive;
 import dev.wizer4j.GlobalValue;
 import dev.wizer4j.InstanceState;
 import dev.wizer4j.MemoryImage;
+import dev.wizer4j.Names;
 import dev.wizer4j.WizerException;
 import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
 import run.endive.runtime.ByteArrayMemory;
@@ -35,6 +39,9 @@ public final class EndiveInstanceState implements InstanceState {
   private final Instance instance;
   private final boolean byIndex;
 
+  /** The instance's exports by name, built on first use: one lookup per global, not a scan. */
+  private Map<String, Export> exportsByName;
+
   private EndiveInstanceState(Instance instance, boolean byIndex) {
     this.instance = instance;
     this.byIndex = byIndex;
@@ -61,12 +68,19 @@ public final class EndiveInstanceState implements InstanceState {
     try {
       g = instance.global(index);
     } catch (RuntimeException e) {
-      throw new WizerException("the instance has no global " + index + " (`" + exportName + "`)");
+      throw new WizerException.StateMismatch(
+          "the instance has no global " + index + " (" + Names.quote(exportName) + ")");
     }
     ValType vt = g.getType();
     GlobalValue.Type actual = typeOf(vt);
     if (actual != type) {
-      throw new WizerException("global `" + exportName + "` has type " + vt + ", expected " + type);
+      throw new WizerException.StateMismatch(
+          "global "
+              + Names.quote(exportName)
+              + " has type "
+              + vt.toString().toLowerCase(Locale.ROOT)
+              + ", expected "
+              + type.name().toLowerCase(Locale.ROOT));
     }
     return switch (type) {
       case I32 -> GlobalValue.i32((int) g.getValue());
@@ -87,7 +101,8 @@ public final class EndiveInstanceState implements InstanceState {
       memory = null;
     }
     if (memory == null) {
-      throw new WizerException("the instance has no memory " + index + " (`" + exportName + "`)");
+      throw new WizerException.StateMismatch(
+          "the instance has no memory " + index + " (" + Names.quote(exportName) + ")");
     }
     int pages = memory.pages();
     byte[][] chunks = lend(memory, pages);
@@ -156,30 +171,41 @@ public final class EndiveInstanceState implements InstanceState {
   }
 
   private int resolve(String exportName, ExternalType kind, String canonicalPrefix) {
-    var exports = instance.module().exportSection();
-    for (int i = 0; i < exports.exportCount(); i++) {
-      Export e = exports.getExport(i);
-      if (e.name().equals(exportName)) {
-        if (e.exportType() != kind) {
-          throw new WizerException(
-              "export `" + exportName + "` is a " + e.exportType() + ", expected a " + kind);
-        }
-        return e.index();
+    if (exportsByName == null) {
+      var exports = instance.module().exportSection();
+      Map<String, Export> byName = new HashMap<>();
+      for (int i = 0; i < exports.exportCount(); i++) {
+        Export e = exports.getExport(i);
+        byName.putIfAbsent(e.name(), e);
       }
+      exportsByName = byName;
+    }
+    Export e = exportsByName.get(exportName);
+    if (e != null) {
+      if (e.exportType() != kind) {
+        throw new WizerException.StateMismatch(
+            "export "
+                + Names.quote(exportName)
+                + " is a "
+                + e.exportType().name().toLowerCase(Locale.ROOT)
+                + ", expected a "
+                + kind.name().toLowerCase(Locale.ROOT));
+      }
+      return e.index();
     }
     if (byIndex && exportName.startsWith(canonicalPrefix)) {
       try {
         return Integer.parseInt(exportName.substring(canonicalPrefix.length()));
-      } catch (NumberFormatException e) {
+      } catch (NumberFormatException notCanonical) {
         // fall through to the error below
       }
     }
-    throw new WizerException(
+    throw new WizerException.StateMismatch(
         "the instance has no "
-            + kind.name().toLowerCase(java.util.Locale.ROOT)
-            + " export `"
-            + exportName
-            + "`: snapshot an instance of the instrumented module");
+            + kind.name().toLowerCase(Locale.ROOT)
+            + " export "
+            + Names.quote(exportName)
+            + ": snapshot an instance of the instrumented module");
   }
 
   private static GlobalValue.Type typeOf(ValType vt) {

@@ -2,6 +2,8 @@ package dev.wizer4j.endive;
 
 import dev.wizer4j.InstanceState;
 import dev.wizer4j.ModuleContext;
+import dev.wizer4j.Names;
+import dev.wizer4j.WasmBounds;
 import dev.wizer4j.Wizer;
 import dev.wizer4j.WizerException;
 import dev.wizer4j.WizerRuntime;
@@ -46,10 +48,11 @@ public final class EndiveRuntime implements WizerRuntime {
       for (Wizer.Preload p : config.preloads()) {
         WasmModule pm;
         try {
+          WasmBounds.check(p.wasm()); // before Endive's parser allocates from declared sizes
           pm = Parser.parse(p.wasm());
         } catch (RuntimeException e) {
           throw new WizerException.InitFailed(
-              "preload module `" + p.name() + "` is invalid: " + e.getMessage(), e);
+              "preload module " + Names.quote(p.name()) + " is invalid: " + describe(e), e);
         }
         try {
           preloads.put(
@@ -60,7 +63,8 @@ public final class EndiveRuntime implements WizerRuntime {
                   .build());
         } catch (WasmEngineException e) {
           throw new WizerException.InitFailed(
-              "failed to instantiate preload module `" + p.name() + "`: " + e.getMessage(), e);
+              "failed to instantiate preload module " + Names.quote(p.name()) + ": " + describe(e),
+              e);
         }
       }
 
@@ -77,7 +81,12 @@ public final class EndiveRuntime implements WizerRuntime {
       try {
         instance = builder.build();
       } catch (RuntimeException e) {
-        throw failure("instantiating the module (its start function)", e);
+        throw failure(
+            module.startSection().isPresent()
+                ? "instantiating the module (its segments, then its start function)"
+                : "instantiating the module",
+            e,
+            false);
       }
       t0 = lap(config, "instantiate", t0);
 
@@ -135,11 +144,11 @@ public final class EndiveRuntime implements WizerRuntime {
     try {
       f.apply();
     } catch (RuntimeException | StackOverflowError e) {
-      throw failure("the `" + name + "` function", e);
+      throw failure("the " + Names.quote(name) + " function", e, true);
     }
   }
 
-  private static WizerException failure(String where, Throwable e) {
+  private static WizerException failure(String where, Throwable e, boolean call) {
     Throwable c = e;
     while (c != null) {
       if (c instanceof WizerException w) {
@@ -154,7 +163,7 @@ public final class EndiveRuntime implements WizerRuntime {
     if (e instanceof StackOverflowError) {
       return new WizerException.InitFailed(where + " trapped: call stack exhausted", e);
     }
-    String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    String msg = e.getMessage() == null ? "" : e.getMessage();
     if (msg.startsWith("Machine doesn't recognize Instruction")) {
       return new WizerException.InitFailed(
           where
@@ -163,7 +172,15 @@ public final class EndiveRuntime implements WizerRuntime {
               + "); SIMD needs Endive's SIMD interpreter, which requires Java 21 or later",
           e);
     }
-    return new WizerException.InitFailed(where + " trapped: " + msg, e);
+    // A call traps; instantiating fails (a segment out of bounds, an import that cannot be
+    // linked, or a trap in the start function, which Endive reports as the instance failing).
+    String verb = call ? " trapped: " : " failed: ";
+    return new WizerException.InitFailed(where + verb + describe(e), e);
+  }
+
+  static String describe(Throwable e) {
+    return Names.message(
+        e, "internal error of the Endive runtime (run with --stack-trace for details)");
   }
 
   private static WasiPreview1 wasi(Wizer config) {
@@ -179,7 +196,11 @@ public final class EndiveRuntime implements WizerRuntime {
     for (Wizer.Dir d : config.dirs()) {
       if (!Files.isDirectory(d.host())) {
         throw new WizerException.InitFailed(
-            "directory `" + d.host() + "` (for guest path `" + d.guest() + "`) does not exist");
+            "directory "
+                + Names.quote(d.host().toString())
+                + " (for guest path "
+                + Names.quote(d.guest())
+                + ") does not exist");
       }
       opts.withDirectory(d.guest(), d.host());
     }
@@ -226,8 +247,11 @@ public final class EndiveRuntime implements WizerRuntime {
                 name,
                 type,
                 (inst, args) -> {
-                  throw new WizerException(
-                      "called the import `" + mod + "." + name + "`, which is not available" + why);
+                  throw new WizerException.InitFailed(
+                      "called the import "
+                          + Names.quote(mod + "." + name)
+                          + ", which is not available"
+                          + why);
                 }));
       }
     }
