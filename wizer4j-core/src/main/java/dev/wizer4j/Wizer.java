@@ -126,7 +126,16 @@ public final class Wizer {
     t0 = lap("parse and validate", t0);
     Check.initFunc(cx, initFunc);
     WizerRuntime rt = runtime != null ? runtime : defaultRuntime();
-    InstanceState state = rt.initialize(cx, this);
+    InstanceState state;
+    try {
+      state = rt.initialize(cx, this);
+    } catch (WizerException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      // A runtime's own exception must not reach the user as a Java class name.
+      throw new WizerException.InitFailed(
+          "initialization failed: " + Names.message(e, "internal error of the runtime"), e);
+    }
     return snapshot(cx, state);
   }
 
