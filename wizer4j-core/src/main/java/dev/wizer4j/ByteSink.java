@@ -1,7 +1,5 @@
 package dev.wizer4j;
 
-import java.io.IOException;
-import java.io.OutputStream;
 import java.util.Arrays;
 
 /** A growable byte buffer with LEB128 writers: the one output sink of the encoder passes. */
@@ -46,6 +44,10 @@ final class ByteSink {
     return bytes(src, 0, src.length);
   }
 
+  ByteSink bytes(ByteSink src) {
+    return bytes(src.buf, 0, src.size);
+  }
+
   ByteSink u32(long v) {
     return u64(v & 0xffffffffL);
   }
@@ -87,13 +89,6 @@ final class ByteSink {
     return this;
   }
 
-  /** Appends a section: its id, the LEB128 size of {@code body}, then the body. */
-  ByteSink section(int id, ByteSink body) {
-    u8(id);
-    u32(body.size);
-    return bytes(body.buf, 0, body.size);
-  }
-
   static int sizeU32(long v) {
     v &= 0xffffffffL;
     int n = 1;
@@ -117,9 +112,5 @@ final class ByteSink {
 
   byte[] toByteArray() {
     return Arrays.copyOf(buf, size);
-  }
-
-  void writeTo(OutputStream out) throws IOException {
-    out.write(buf, 0, size);
   }
 }

@@ -50,34 +50,31 @@ final class Instrument {
   }
 
   private static void writeExports(ModuleContext cx, ByteSink out) {
-    ByteSink body = new ByteSink(64);
-    body.u32(cx.exports.size() + canonicalCount(cx));
+    VecSection exports = new VecSection(Wasm.SECTION_EXPORT, 64);
     for (ModuleContext.Export e : cx.exports) {
-      body.name(e.name()).u8(e.kind()).u32(e.index());
+      exports.entry().name(e.name()).u8(e.kind()).u32(e.index());
     }
-    appendCanonical(cx, body);
-    out.section(Wasm.SECTION_EXPORT, body);
+    appendCanonical(cx, exports);
+    exports.writeTo(out);
   }
 
   /** Writes the canonical instrumentation exports: mutable globals, then memories, by index. */
-  static void appendCanonical(ModuleContext cx, ByteSink body) {
+  static void appendCanonical(ModuleContext cx, VecSection exports) {
     for (GlobalDef g : cx.globals) {
       if (g.mutable()) {
-        body.name(ModuleContext.GLOBAL_PREFIX + g.index()).u8(Wasm.KIND_GLOBAL).u32(g.index());
+        exports
+            .entry()
+            .name(ModuleContext.GLOBAL_PREFIX + g.index())
+            .u8(Wasm.KIND_GLOBAL)
+            .u32(g.index());
       }
     }
     for (MemoryDef m : cx.memories) {
-      body.name(ModuleContext.MEMORY_PREFIX + m.index()).u8(Wasm.KIND_MEMORY).u32(m.index());
+      exports
+          .entry()
+          .name(ModuleContext.MEMORY_PREFIX + m.index())
+          .u8(Wasm.KIND_MEMORY)
+          .u32(m.index());
     }
-  }
-
-  static int canonicalCount(ModuleContext cx) {
-    int n = cx.memories.size();
-    for (GlobalDef g : cx.globals) {
-      if (g.mutable()) {
-        n++;
-      }
-    }
-    return n;
   }
 }

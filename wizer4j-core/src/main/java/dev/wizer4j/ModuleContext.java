@@ -25,8 +25,8 @@ public final class ModuleContext {
   record GlobalDef(
       int index, GlobalValue.Type type, boolean mutable, int typeStart, int exprStart, int end) {}
 
-  /** A defined memory's limits, as encoded. */
-  record MemoryDef(int index, int flags, long min, long max, long pageSizeLog2) {
+  /** A defined memory: its limits flags and maximum as encoded (its minimum is rewritten). */
+  record MemoryDef(int index, int flags, long max) {
     boolean hasMax() {
       return (flags & Wasm.LIMITS_HAS_MAX) != 0;
     }
@@ -41,7 +41,6 @@ public final class ModuleContext {
   final List<Section> sections;
   final WasmModule module;
   final boolean instrumented;
-  final int importedFunctions;
   final List<GlobalDef> globals;
   final List<MemoryDef> memories;
 
@@ -61,7 +60,6 @@ public final class ModuleContext {
       List<Section> sections,
       WasmModule module,
       boolean instrumented,
-      int importedFunctions,
       List<GlobalDef> globals,
       List<MemoryDef> memories,
       List<Export> exports,
@@ -71,7 +69,6 @@ public final class ModuleContext {
     this.sections = List.copyOf(sections);
     this.module = module;
     this.instrumented = instrumented;
-    this.importedFunctions = importedFunctions;
     this.globals = List.copyOf(globals);
     this.memories = List.copyOf(memories);
     this.exports = List.copyOf(exports);

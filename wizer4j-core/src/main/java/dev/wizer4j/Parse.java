@@ -132,7 +132,6 @@ final class Parse {
         m.sections,
         module,
         instrumented,
-        m.importedFunctions,
         m.globals,
         m.memories,
         exports,
@@ -433,7 +432,9 @@ final class Parse {
       boolean hasMax = (flags & Wasm.LIMITS_HAS_MAX) != 0;
       long max = hasMax ? (is64 ? r.u64() : r.u32()) : -1;
       boolean customPageSize = (flags & Wasm.LIMITS_PAGE_SIZE) != 0;
-      long pageLog2 = customPageSize ? r.u32() : 16;
+      if (customPageSize) {
+        r.u32(); // log2 of the page size
+      }
       int index = m.importedMemories + i;
       if (is64) {
         throw new WizerException.Unsupported(
@@ -459,7 +460,7 @@ final class Parse {
       if ((flags & ~(Wasm.LIMITS_HAS_MAX | Wasm.LIMITS_SHARED)) != 0) {
         throw new WizerException.InvalidModule("unknown memory limits flags " + flags, at);
       }
-      m.memories.add(new MemoryDef(index, flags, min, max, pageLog2));
+      m.memories.add(new MemoryDef(index, flags, max));
     }
   }
 

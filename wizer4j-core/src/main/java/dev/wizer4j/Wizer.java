@@ -39,7 +39,7 @@ public final class Wizer {
 
   private final String initFunc;
   private final boolean keepInitFunc;
-  private final List<String[]> renames;
+  private final List<Rename> renames;
   private final boolean keepInstrumentation;
   private final boolean instrumentedInput;
   private final boolean allowWasi;
@@ -197,7 +197,7 @@ public final class Wizer {
   public static final class Builder {
     private String initFunc = DEFAULT_INIT_FUNC;
     private boolean keepInitFunc;
-    private final List<String[]> renames = new ArrayList<>();
+    private final List<Rename> renames = new ArrayList<>();
     private final Set<String> renameDsts = new HashSet<>();
     private final Set<String> renameSrcs = new HashSet<>();
     private boolean keepInstrumentation;
@@ -244,7 +244,7 @@ public final class Wizer {
         renameDsts.remove(dst);
         throw new IllegalArgumentException("duplicated function rename src `" + src + "`");
       }
-      renames.add(new String[] {dst, src});
+      renames.add(new Rename(dst, src));
       return this;
     }
 

@@ -196,7 +196,7 @@ class IncrementalSnapshotTest {
     public GlobalValue global(String exportName, GlobalValue.Type type) {
       GlobalValue v = globals.get(exportName);
       if (v == null) {
-        throw new WizerException("no global " + exportName);
+        throw new WizerException.StateMismatch("no global " + exportName);
       }
       return v;
     }
@@ -205,7 +205,7 @@ class IncrementalSnapshotTest {
     public <R> R memory(String exportName, Function<MemoryImage, R> reader) {
       byte[] m = memories.get(exportName);
       if (m == null) {
-        throw new WizerException("no memory " + exportName);
+        throw new WizerException.StateMismatch("no memory " + exportName);
       }
       return reader.apply(MemoryImage.of(m));
     }
