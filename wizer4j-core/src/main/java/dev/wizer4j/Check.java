@@ -6,6 +6,7 @@ import dev.wizer4j.ModuleContext.MemoryDef;
 import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import run.endive.wasm.WasmModule;
@@ -16,6 +17,7 @@ import run.endive.wasm.types.FunctionImport;
 import run.endive.wasm.types.FunctionType;
 import run.endive.wasm.types.Import;
 import run.endive.wasm.types.OpCode;
+import run.endive.wasm.types.ValType;
 
 /**
  * What cannot be snapshotted. A snapshot records globals and memories only, so anything whose
@@ -259,7 +261,34 @@ final class Check {
     return b.append(']').toString();
   }
 
-  private static String valType(run.endive.wasm.types.ValType t) {
-    return t.toString().toLowerCase(java.util.Locale.ROOT);
+  /** A value type as the text format writes it: {@code i32}, {@code funcref}, {@code (ref 3)}. */
+  static String valType(ValType t) {
+    boolean nullable = t.opcode() == ValType.ID.RefNull;
+    if (!nullable && t.opcode() != ValType.ID.Ref) {
+      return ValType.ID.toName(t.opcode()).toLowerCase(Locale.ROOT);
+    }
+    String heap = heapType(t.typeIdx());
+    if (nullable && t.typeIdx() < 0) {
+      return heap + "ref"; // funcref, externref, anyref, ...
+    }
+    return "(ref " + (nullable ? "null " : "") + heap + ")";
+  }
+
+  /** Abstract heap types by their (negative) code, a defined type by its index. */
+  private static String heapType(int code) {
+    return switch (code) {
+      case -13 -> "nofunc";
+      case -14 -> "noextern";
+      case -15 -> "none";
+      case -16 -> "func";
+      case -17 -> "extern";
+      case -18 -> "any";
+      case -19 -> "eq";
+      case -20 -> "i31";
+      case -21 -> "struct";
+      case -22 -> "array";
+      case -23 -> "exn";
+      default -> code >= 0 ? Integer.toString(code) : "heap type " + code;
+    };
   }
 }

@@ -153,6 +153,37 @@ class ValidationGapsTest {
     assertTrue(e.getMessage().contains("more)"), e.getMessage());
   }
 
+  /** Types in messages are written as the text format writes them, not as Java objects. */
+  @Test
+  void initFunctionTypesAreShownInTextFormat() {
+    ModuleContext cx =
+        Parse.parse(
+            Wat.compile(
+                "(module (type $t (func)) (func (export \"wizer-initialize\")"
+                    + " (param funcref externref f32) (result i64 v128)"
+                    + " (i64.const 0) (v128.const i64x2 0 0)))"),
+            false);
+    WizerException e =
+        assertThrows(WizerException.class, () -> Check.initFunc(cx, "wizer-initialize"));
+    assertEquals(
+        "the Wasm module's `wizer-initialize` function export does not have type `[] -> []` but"
+            + " `[funcref externref f32] -> [i64 v128]`",
+        e.getMessage());
+  }
+
+  @Test
+  void referenceTypesAreShownInTextFormat() {
+    assertEquals("funcref", Check.valType(ref(0x63, -16)));
+    assertEquals("externref", Check.valType(ref(0x63, -17)));
+    assertEquals("(ref func)", Check.valType(ref(0x64, -16)));
+    assertEquals("(ref null 3)", Check.valType(ref(0x63, 3)));
+    assertEquals("(ref 3)", Check.valType(ref(0x64, 3)));
+  }
+
+  private static run.endive.wasm.types.ValType ref(int opcode, int heapType) {
+    return run.endive.wasm.types.ValType.builder().withOpcode(opcode).withTypeIdx(heapType).build();
+  }
+
   // Helpers that rearrange the sections of a valid module.
 
   private static byte[] moveSection(byte[] wasm, int id, int afterId) {
