@@ -91,6 +91,16 @@ final class Parse {
     Module(byte[] bytes) {
       this.bytes = bytes;
     }
+
+    /**
+     * Records a declared function reference. An index past the functions (invalid, which the
+     * validator reports) is not recorded: it would make the set allocate for it.
+     */
+    void declare(long function) {
+      if (function < (long) importedFunctions + definedFunctions) {
+        declaredRefs.set((int) function);
+      }
+    }
   }
 
   static ModuleContext parse(byte[] bytes, boolean instrumented) {
@@ -410,7 +420,7 @@ final class Parse {
       r.valType();
       long min = skipLimits(r);
       if (withInit) {
-        r.skipConstExpr(m.declaredRefs);
+        r.skipConstExpr(m::declare);
       }
       if (min > ENDIVE_MAX_TABLE_ELEMENTS) {
         throw new WizerException.Unsupported(
@@ -479,7 +489,7 @@ final class Parse {
       int code = r.valType();
       int mut = r.u8();
       int exprStart = r.pos();
-      r.skipConstExpr(m.declaredRefs);
+      r.skipConstExpr(m::declare);
       m.globals.add(
           new GlobalDef(
               m.importedGlobals + i,
@@ -503,7 +513,7 @@ final class Parse {
       }
       int index = r.u32AsInt("export index");
       if (kind == Wasm.KIND_FUNC) {
-        m.declaredRefs.set(index);
+        m.declare(index);
       }
       m.exports.add(new Export(name, kind, index));
       m.exportOffsets.add(at);
@@ -530,7 +540,7 @@ final class Parse {
         if (tableOrDeclarative) {
           r.u32();
         }
-        r.skipConstExpr(m.declaredRefs);
+        r.skipConstExpr(m::declare);
       }
       if (notActive || tableOrDeclarative) {
         if (expressions) {
@@ -542,12 +552,9 @@ final class Parse {
       int items = r.count("element count", 1);
       for (int k = 0; k < items; k++) {
         if (expressions) {
-          r.skipConstExpr(m.declaredRefs);
+          r.skipConstExpr(m::declare);
         } else {
-          long f = r.u32();
-          if (f <= Integer.MAX_VALUE) {
-            m.declaredRefs.set((int) f);
-          }
+          m.declare(r.u32());
         }
       }
     }
@@ -604,13 +611,13 @@ final class Parse {
       boolean active;
       if (flags == Wasm.DATA_ACTIVE) {
         active = true;
-        r.skipConstExpr(m.declaredRefs);
+        r.skipConstExpr(m::declare);
       } else if (flags == Wasm.DATA_PASSIVE) {
         active = false;
       } else if (flags == Wasm.DATA_ACTIVE_MEMORY) {
         active = true;
         memory = r.u32AsInt("memory index");
-        r.skipConstExpr(m.declaredRefs);
+        r.skipConstExpr(m::declare);
       } else {
         throw new WizerException.InvalidModule("unknown data segment flags " + flags, start);
       }

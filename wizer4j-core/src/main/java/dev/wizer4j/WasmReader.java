@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.function.LongConsumer;
 
 /**
  * The one bounded reader of the input: a cursor over a slice of the module, in which every declared
@@ -183,12 +184,12 @@ final class WasmReader {
   }
 
   /**
-   * Skips a constant expression up to and including its final {@code end}, adding the function
-   * index of every {@code ref.func} to {@code refs} (if not null). Constant expressions only
-   * contain constants, {@code global.get}, {@code ref.*}, the extended-const integer arithmetic and
-   * GC allocation instructions, all of which are decoded here.
+   * Skips a constant expression up to and including its final {@code end}, handing the function
+   * index of every {@code ref.func} to {@code refs}. Constant expressions only contain constants,
+   * {@code global.get}, {@code ref.*}, the extended-const integer arithmetic and GC allocation
+   * instructions, all of which are decoded here.
    */
-  void skipConstExpr(java.util.BitSet refs) {
+  void skipConstExpr(LongConsumer refs) {
     while (true) {
       int at = pos;
       int op = u8();
@@ -200,12 +201,7 @@ final class WasmReader {
         case Wasm.OP_F32_CONST -> skip(4, "f32 constant");
         case Wasm.OP_F64_CONST -> skip(8, "f64 constant");
         case Wasm.OP_GLOBAL_GET -> u32();
-        case Wasm.OP_REF_FUNC -> {
-          long f = u32();
-          if (refs != null && f <= Integer.MAX_VALUE) {
-            refs.set((int) f);
-          }
-        }
+        case Wasm.OP_REF_FUNC -> refs.accept(u32());
         case Wasm.OP_REF_NULL -> s64();
         case Wasm.OP_I32_ADD,
             Wasm.OP_I32_SUB,

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wizer4j.testing.Binary;
+import dev.wizer4j.testing.Wat;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
@@ -148,6 +149,77 @@ class AllocationBombTest {
             .section(CODE, cat(1, leb(body.length), body))
             .build();
     assertRefused(wasm, "function 0 declares more than 50000 locals", -1);
+  }
+
+  /** Types, an import, a table, memory, globals, exports, elements, locals, code and data. */
+  static final String SEED =
+      """
+      (module
+        (type $pair (func (param i32 i64) (result i32)))
+        (import "env" "f" (func $f (type $pair)))
+        (table 2 funcref)
+        (memory 1 2)
+        (global $m (mut i32) (i32.const 7))
+        (global $r funcref (ref.func $h))
+        (export "h" (func $h))
+        (elem (i32.const 0) $h $h)
+        (elem declare func $h)
+        (func $h (param i32) (result i32) (local i64 f32 f64)
+          (block $b (br_table $b $b $b (local.get 0)))
+          (call $f (local.get 0) (i64.const 1)))
+        (data (i32.const 8) "some bytes")
+        (data "passive"))
+      """;
+
+  /**
+   * Generated bombs: every byte of a valid module in turn is replaced by the largest u32 (5 bytes),
+   * with the size of the enclosing section corrected, so that whatever count, length or index the
+   * byte was part of now claims almost 2^31 (the largest that stays a positive Java int, as a
+   * parser that casts it sees it). Each must be refused or accepted quickly, never make anything
+   * allocate for it.
+   */
+  @Test
+  void everyByteAsAHugeNumber() {
+    byte[] seed = Wat.compile(SEED);
+    Parse.parse(seed, false); // the seed itself is valid
+    int refused = 0;
+    for (Binary.Section s : Binary.sections(seed)) {
+      int payload = s.end() - payloadSize(seed, s);
+      for (int at = payload; at < s.end(); at++) {
+        byte[] body =
+            cat(
+                Arrays.copyOfRange(seed, payload, at),
+                leb(0x7fff_fff0L),
+                Arrays.copyOfRange(seed, at + 1, s.end()));
+        byte[] wasm =
+            cat(
+                Arrays.copyOfRange(seed, 0, s.start()),
+                s.id(),
+                leb(body.length),
+                body,
+                Arrays.copyOfRange(seed, s.end(), seed.length));
+        try {
+          WasmBounds.check(wasm);
+          Parse.parse(wasm, false);
+        } catch (WizerException e) {
+          refused++;
+        }
+      }
+    }
+    assertTrue(refused > seed.length / 2, "most such modules are refused: " + refused);
+  }
+
+  private static int payloadSize(byte[] wasm, Binary.Section s) {
+    long size = 0;
+    int shift = 0;
+    int pos = s.start() + 1;
+    int b;
+    do {
+      b = wasm[pos++] & 0xff;
+      size |= (long) (b & 0x7f) << shift;
+      shift += 7;
+    } while ((b & 0x80) != 0);
+    return (int) size;
   }
 
   private static void assertRefused(byte[] wasm, String message, long offset) {
