@@ -220,11 +220,11 @@ final class Parse {
     }
     int version = (bytes[4] & 0xff) | (bytes[5] & 0xff) << 8;
     int layer = (bytes[6] & 0xff) | (bytes[7] & 0xff) << 8;
-    if (layer == 1) {
+    if (layer == Wasm.LAYER_COMPONENT) {
       throw new WizerException.Unsupported(
           "expected a core module, found a component; wizer4j pre-initializes core modules only");
     }
-    if (version != 1 || layer != 0) {
+    if (version != 1 || layer != Wasm.LAYER_CORE) {
       throw new WizerException.InvalidModule(
           String.format("unknown binary version 0x%04x (layer %d)", version, layer), 4);
     }
@@ -494,7 +494,7 @@ final class Parse {
           new GlobalDef(
               m.importedGlobals + i,
               GlobalValue.Type.fromCode(code),
-              (mut & 1) != 0,
+              (mut & Wasm.GLOBAL_MUTABLE) != 0,
               typeStart,
               exprStart,
               r.pos()));

@@ -73,6 +73,14 @@ final class Wasm {
     };
   }
 
+  /** The layer field of the header: 0 for a core module, 1 for a component. */
+  static final int LAYER_CORE = 0;
+
+  static final int LAYER_COMPONENT = 1;
+
+  /** The mutability flag of a global type (§5.3.10). */
+  static final int GLOBAL_MUTABLE = 0x01;
+
   // External kinds of imports and exports (§5.5.5).
   static final int KIND_FUNC = 0;
   static final int KIND_TABLE = 1;
