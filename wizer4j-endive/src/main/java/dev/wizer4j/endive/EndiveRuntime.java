@@ -2,7 +2,9 @@ package dev.wizer4j.endive;
 
 import dev.wizer4j.InstanceState;
 import dev.wizer4j.ModuleContext;
+import dev.wizer4j.Names;
 import dev.wizer4j.Progress;
+import dev.wizer4j.WasmBounds;
 import dev.wizer4j.WizerException;
 import dev.wizer4j.WizerRuntime;
 import java.io.OutputStream;
@@ -54,6 +56,12 @@ public final class EndiveRuntime implements WizerRuntime {
    * that must start larger cannot be run.
    */
   public static final int MAX_PAGES = 32767;
+
+  /**
+   * Endive allocates every element of a table when it instantiates it (about 16 bytes each). V8
+   * refuses tables of more than 10,000,000 elements, so no module that runs on the web needs more.
+   */
+  public static final long MAX_TABLE_ELEMENTS = 10_000_000;
 
   /** How Endive executes the init code. */
   public enum Engine {
@@ -112,7 +120,7 @@ public final class EndiveRuntime implements WizerRuntime {
                 () ->
                     new IllegalArgumentException(
                         "the module context was not decoded by Endive's parser"));
-    checkLimits(module);
+    checkLimits(module, "");
     progress.stage("instantiate");
     DeterministicWasi det = allowWasi && deterministic ? new DeterministicWasi() : null;
     WasiPreview1 wasi = allowWasi ? wasi(det) : null;
@@ -121,11 +129,13 @@ public final class EndiveRuntime implements WizerRuntime {
       for (Preload p : preloads) {
         WasmModule pm;
         try {
+          WasmBounds.check(p.wasm()); // before Endive's parser allocates from declared sizes
           pm = Parser.parse(p.wasm());
         } catch (RuntimeException e) {
           throw new WizerException.InitFailed(
-              "preload module `" + p.name() + "` is invalid: " + e.getMessage(), e);
+              "preload module " + Names.quote(p.name()) + " is invalid: " + describe(e), e);
         }
+        checkLimits(pm, "preload module " + Names.quote(p.name()) + ": ");
         try {
           preloaded.put(
               p.name(),
@@ -135,7 +145,8 @@ public final class EndiveRuntime implements WizerRuntime {
                   .build());
         } catch (WasmEngineException e) {
           throw new WizerException.InitFailed(
-              "failed to instantiate preload module `" + p.name() + "`: " + e.getMessage(), e);
+              "failed to instantiate preload module " + Names.quote(p.name()) + ": " + describe(e),
+              e);
         }
       }
 
@@ -151,7 +162,12 @@ public final class EndiveRuntime implements WizerRuntime {
       try {
         instance = builder.build();
       } catch (RuntimeException e) {
-        throw failure("instantiating the module (its start function)", e);
+        throw failure(
+            module.startSection().isPresent()
+                ? "instantiating the module (its segments, then its start function)"
+                : "instantiating the module",
+            e,
+            false);
       }
 
       ExportFunction initialize = exportedFunction(instance, "_initialize");
@@ -172,20 +188,33 @@ public final class EndiveRuntime implements WizerRuntime {
   }
 
   /** Rejects what Endive cannot hold, before anything is allocated. */
-  private static void checkLimits(WasmModule module) {
-    var memories = module.memorySection();
-    if (memories.isEmpty()) {
-      return;
-    }
-    int imported = module.importSection().count(ExternalType.MEMORY);
-    for (int i = 0; i < memories.get().memoryCount(); i++) {
-      long min = Integer.toUnsignedLong(memories.get().getMemory(i).limits().initialPages());
-      if (min > MAX_PAGES) {
+  private static void checkLimits(WasmModule module, String which) {
+    module
+        .memorySection()
+        .ifPresent(
+            memories -> {
+              int imported = module.importSection().count(ExternalType.MEMORY);
+              for (int i = 0; i < memories.memoryCount(); i++) {
+                long min = Integer.toUnsignedLong(memories.getMemory(i).limits().initialPages());
+                if (min > MAX_PAGES) {
+                  throw new WizerException.Unsupported(
+                      String.format(
+                          "%smemory %d starts at %d pages (%d MiB), more than the %d pages (2 GiB)"
+                              + " the Endive runtime can hold",
+                          which, imported + i, min, min / 16, MAX_PAGES));
+                }
+              }
+            });
+    var tables = module.tableSection();
+    int importedTables = module.importSection().count(ExternalType.TABLE);
+    for (int i = 0; i < tables.tableCount(); i++) {
+      long min = tables.getTable(i).limits().min();
+      if (min > MAX_TABLE_ELEMENTS) {
         throw new WizerException.Unsupported(
             String.format(
-                "memory %d starts at %d pages (%d MiB), more than the %d pages (2 GiB) the"
-                    + " Endive runtime can hold",
-                imported + i, min, min / 16, MAX_PAGES));
+                "%stable %d starts at %d elements, more than the %d the Endive runtime is let"
+                    + " allocate",
+                which, importedTables + i, min, MAX_TABLE_ELEMENTS));
       }
     }
   }
@@ -218,11 +247,11 @@ public final class EndiveRuntime implements WizerRuntime {
     try {
       f.apply();
     } catch (RuntimeException | StackOverflowError e) {
-      throw failure("the `" + name + "` function", e);
+      throw failure("the " + Names.quote(name) + " function", e, true);
     }
   }
 
-  private static WizerException failure(String where, Throwable e) {
+  private static WizerException failure(String where, Throwable e, boolean call) {
     Throwable c = e;
     while (c != null) {
       if (c instanceof WizerException w) {
@@ -237,7 +266,7 @@ public final class EndiveRuntime implements WizerRuntime {
     if (e instanceof StackOverflowError) {
       return new WizerException.InitFailed(where + " trapped: call stack exhausted", e);
     }
-    String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    String msg = e.getMessage() == null ? "" : e.getMessage();
     if (msg.startsWith("Machine doesn't recognize Instruction")) {
       return new WizerException.InitFailed(
           where
@@ -246,7 +275,15 @@ public final class EndiveRuntime implements WizerRuntime {
               + "); SIMD needs Endive's SIMD interpreter, which requires Java 21 or later",
           e);
     }
-    return new WizerException.InitFailed(where + " trapped: " + msg, e);
+    // A call traps; instantiating fails (a segment out of bounds, an import that cannot be
+    // linked, or a trap in the start function, which Endive reports as the instance failing).
+    String verb = call ? " trapped: " : " failed: ";
+    return new WizerException.InitFailed(where + verb + describe(e), e);
+  }
+
+  static String describe(Throwable e) {
+    return Names.message(
+        e, "internal error of the Endive runtime (run with --stack-trace for details)");
   }
 
   private WasiPreview1 wasi(DeterministicWasi det) {
@@ -268,7 +305,11 @@ public final class EndiveRuntime implements WizerRuntime {
     for (Dir d : dirs) {
       if (!Files.isDirectory(d.host())) {
         throw new WizerException.InitFailed(
-            "directory `" + d.host() + "` (for guest path `" + d.guest() + "`) does not exist");
+            "directory "
+                + Names.quote(d.host().toString())
+                + " (for guest path "
+                + Names.quote(d.guest())
+                + ") does not exist");
       }
       opts.withDirectory(d.guest(), d.host());
     }
@@ -319,8 +360,11 @@ public final class EndiveRuntime implements WizerRuntime {
                 name,
                 type,
                 (inst, args) -> {
-                  throw new WizerException(
-                      "called the import `" + mod + "." + name + "`, which is not available" + why);
+                  throw new WizerException.InitFailed(
+                      "called the import "
+                          + Names.quote(mod + "." + name)
+                          + ", which is not available"
+                          + why);
                 }));
       }
     }
