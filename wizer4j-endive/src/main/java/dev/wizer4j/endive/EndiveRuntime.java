@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -113,7 +114,7 @@ public final class EndiveRuntime implements WizerRuntime {
                         "the module context was not decoded by Endive's parser"));
     checkLimits(module);
     progress.stage("instantiate");
-    WasiPreview1 wasi = allowWasi ? wasi() : null;
+    SandboxedWasi wasi = allowWasi ? wasi() : null;
     try {
       Map<String, Instance> preloaded = new HashMap<>();
       for (Preload p : preloads) {
@@ -252,7 +253,7 @@ public final class EndiveRuntime implements WizerRuntime {
     return new WizerException.InitFailed(where + " trapped: " + msg, e);
   }
 
-  private WasiPreview1 wasi() {
+  private SandboxedWasi wasi() {
     WasiOptions.Builder opts = WasiOptions.builder();
     if (inheritStdio) {
       opts.withStdin(System.in);
@@ -265,14 +266,20 @@ public final class EndiveRuntime implements WizerRuntime {
     }
     all.putAll(env);
     all.forEach(opts::withEnvironment);
+    // Endive numbers preopens in the order of a map keyed by guest name (a repeated name keeps
+    // its first place and its last directory); the sandbox must know each descriptor's directory.
+    Map<String, Path> preopens = new LinkedHashMap<>();
     for (Dir d : dirs) {
       if (!Files.isDirectory(d.host())) {
         throw new WizerException.InitFailed(
             "directory `" + d.host() + "` (for guest path `" + d.guest() + "`) does not exist");
       }
-      opts.withDirectory(d.guest(), d.host());
+      preopens.put(d.guest(), d.host());
     }
-    return WasiPreview1.builder().withOptions(opts.build()).build();
+    preopens.forEach(opts::withDirectory);
+    return new SandboxedWasi(
+        WasiPreview1.builder().withOptions(opts.build()).build(),
+        new ArrayList<>(preopens.values()));
   }
 
   /**
@@ -280,7 +287,7 @@ public final class EndiveRuntime implements WizerRuntime {
    * traps naming the import. Other imports are left for Endive to report as unlinkable.
    */
   private static ImportValues imports(
-      WasmModule module, WasiPreview1 wasi, Map<String, Instance> preloads) {
+      WasmModule module, SandboxedWasi wasi, Map<String, Instance> preloads) {
     Map<String, HostFunction> wasiFns = new HashMap<>();
     if (wasi != null) {
       for (HostFunction f : wasi.toHostFunctions()) {

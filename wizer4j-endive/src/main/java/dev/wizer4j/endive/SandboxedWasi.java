@@ -1,0 +1,351 @@
+package dev.wizer4j.endive;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotLinkException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import run.endive.runtime.HostFunction;
+import run.endive.runtime.Instance;
+import run.endive.runtime.Memory;
+import run.endive.runtime.WasmFunctionHandle;
+import run.endive.wasi.WasiPreview1;
+
+/**
+ * Endive's WASI preview1 with every path-taking function routed through {@link GuestPaths}.
+ *
+ * <p>Endive 1.0.0 checks a guest path lexically ({@code ..} and absolute paths are refused) and
+ * then, for a followed symlink in the last component only, reads link targets relative to the
+ * process's working directory. What that leaves open: a symlinked directory in the middle of a path
+ * is never checked for creates, mkdir, unlink, rename and hard links (the guest can create and
+ * delete files outside); a link that points inside through a relative target fails; an absolute
+ * link that points inside is followed. Here each path function first resolves its paths with {@link
+ * GuestPaths} against the host directory of the descriptor they are relative to, and then either
+ * calls Endive's implementation with the resolved path (which holds no symlink and no {@code ..},
+ * so Endive's own checks have nothing left to get wrong), or, where Endive's answer differs from
+ * wasmtime's even for a path inside ({@code path_rename} always fails with ENOTSUP because it asks
+ * for an atomic move that copies attributes; {@code path_readlink} returns only the last name of
+ * the target; {@code path_symlink} stores an absolute host path), does the operation itself.
+ *
+ * <p>Directory descriptors are known by their host path: the preopens from the start, and every
+ * directory opened by {@code path_open} from then on; {@code fd_close} and {@code fd_renumber} keep
+ * the table in step. Every other WASI function is Endive's, unchanged.
+ */
+final class SandboxedWasi implements Closeable {
+  /** WASI {@code lookupflags.symlink_follow}. */
+  private static final int LOOKUP_SYMLINK_FOLLOW = 1;
+
+  /** WASI {@code oflags}: create, fail if it exists. */
+  private static final int O_CREAT = 1;
+
+  private static final int O_EXCL = 4;
+
+  /** The first descriptor after stdin, stdout and stderr: Endive numbers preopens from here. */
+  static final int FIRST_PREOPEN_FD = 3;
+
+  private final WasiPreview1 wasi;
+  private final Map<Integer, Path> directories = new HashMap<>();
+
+  /**
+   * @param preopens the host directories in the order they were given to Endive's {@code
+   *     WasiOptions}, which numbers them from {@link #FIRST_PREOPEN_FD}
+   */
+  SandboxedWasi(WasiPreview1 wasi, List<Path> preopens) {
+    this.wasi = wasi;
+    for (int i = 0; i < preopens.size(); i++) {
+      directories.put(FIRST_PREOPEN_FD + i, preopens.get(i));
+    }
+  }
+
+  @Override
+  public void close() {
+    wasi.close();
+  }
+
+  HostFunction[] toHostFunctions() {
+    HostFunction[] fns = wasi.toHostFunctions();
+    for (int i = 0; i < fns.length; i++) {
+      WasmFunctionHandle h = handle(fns[i].name());
+      if (h != null) {
+        fns[i] = new HostFunction(fns[i].module(), fns[i].name(), fns[i].functionType(), h);
+      }
+    }
+    return fns;
+  }
+
+  private WasmFunctionHandle handle(String name) {
+    return switch (name) {
+      case "path_open" -> (inst, a) -> result(pathOpen(inst, a));
+      case "path_filestat_get" -> (inst, a) -> result(pathFilestatGet(inst, a));
+      case "path_filestat_set_times" -> (inst, a) -> result(pathFilestatSetTimes(inst, a));
+      case "path_create_directory" -> (inst, a) -> result(pathCreateDirectory(inst, a));
+      case "path_remove_directory" -> (inst, a) -> result(pathRemoveDirectory(inst, a));
+      case "path_unlink_file" -> (inst, a) -> result(pathUnlinkFile(inst, a));
+      case "path_link" -> (inst, a) -> result(pathLink(inst, a));
+      case "path_rename" -> (inst, a) -> result(pathRename(inst, a));
+      case "path_symlink" -> (inst, a) -> result(pathSymlink(inst, a));
+      case "path_readlink" -> (inst, a) -> result(pathReadlink(inst, a));
+      case "fd_close" -> (inst, a) -> result(fdClose(a));
+      case "fd_renumber" -> (inst, a) -> result(fdRenumber(a));
+      default -> null;
+    };
+  }
+
+  private static long[] result(int errno) {
+    return new long[] {errno};
+  }
+
+  private static String string(Instance inst, long ptr, long len) {
+    return inst.memory().readString((int) ptr, (int) len);
+  }
+
+  /**
+   * Resolves a path relative to directory descriptor {@code fd}; a descriptor that is not a
+   * directory known here is answered as Endive answers it, never by touching a path.
+   */
+  private GuestPaths.Resolved resolve(int fd, String path, boolean followLast) {
+    Path root = directories.get(fd);
+    if (root == null) {
+      // Endive checks the descriptor before the path: EBADF or ENOTDIR. ".." is refused
+      // lexically by Endive, so nothing is touched even if the descriptor were a directory.
+      int errno = wasi.pathCreateDirectory(fd, "..");
+      return new GuestPaths.Resolved(
+          errno == 0 ? Errno.BADF : errno, null, null); // errno is never 0 here
+    }
+    return GuestPaths.resolve(root, path, followLast);
+  }
+
+  private int pathOpen(Instance inst, long[] a) {
+    int fd = (int) a[0];
+    int lookup = (int) a[1];
+    String path = string(inst, a[2], a[3]);
+    int oflags = (int) a[4];
+    boolean exclusive = (oflags & O_CREAT) != 0 && (oflags & O_EXCL) != 0;
+    // O_CREAT|O_EXCL never follows a link in the last component: whatever is there, it exists.
+    var r = resolve(fd, path, (lookup & LOOKUP_SYMLINK_FOLLOW) != 0 && !exclusive);
+    if (!r.ok()) {
+      return r.errno();
+    }
+    if (exclusive && Files.exists(r.host(), LinkOption.NOFOLLOW_LINKS)) {
+      return Errno.EXIST;
+    }
+    Memory memory = inst.memory();
+    int fdPtr = (int) a[8];
+    // The resolved path has no link left to follow (or must not follow its last one): Endive's
+    // own link handling, which reads targets relative to the working directory, stays unused.
+    int errno =
+        wasi.pathOpen(
+            memory,
+            fd,
+            lookup & ~LOOKUP_SYMLINK_FOLLOW,
+            r.relative(),
+            oflags,
+            a[5],
+            a[6],
+            (int) a[7],
+            fdPtr);
+    if (errno == 0 && Files.isDirectory(r.host(), LinkOption.NOFOLLOW_LINKS)) {
+      directories.put(memory.readInt(fdPtr), r.host());
+    }
+    return errno;
+  }
+
+  private int pathFilestatGet(Instance inst, long[] a) {
+    int fd = (int) a[0];
+    int lookup = (int) a[1];
+    var r = resolve(fd, string(inst, a[2], a[3]), (lookup & LOOKUP_SYMLINK_FOLLOW) != 0);
+    if (!r.ok()) {
+      return r.errno();
+    }
+    return wasi.pathFilestatGet(
+        inst.memory(), fd, lookup & ~LOOKUP_SYMLINK_FOLLOW, r.relative(), (int) a[4]);
+  }
+
+  private int pathFilestatSetTimes(Instance inst, long[] a) {
+    int fd = (int) a[0];
+    int lookup = (int) a[1];
+    var r = resolve(fd, string(inst, a[2], a[3]), (lookup & LOOKUP_SYMLINK_FOLLOW) != 0);
+    if (!r.ok()) {
+      return r.errno();
+    }
+    if (Files.isSymbolicLink(r.host())) {
+      // Endive sets times through links (it has no lutimes); a link's own times are not
+      // settable here rather than letting the call reach the link's target.
+      return Errno.NOTSUP;
+    }
+    return wasi.pathFilestatSetTimes(fd, 0, r.relative(), a[4], a[5], (int) a[6]);
+  }
+
+  private int pathCreateDirectory(Instance inst, long[] a) {
+    int fd = (int) a[0];
+    var r = resolve(fd, string(inst, a[1], a[2]), false);
+    return r.ok() ? wasi.pathCreateDirectory(fd, r.relative()) : r.errno();
+  }
+
+  private int pathRemoveDirectory(Instance inst, long[] a) {
+    int fd = (int) a[0];
+    var r = resolve(fd, string(inst, a[1], a[2]), false);
+    return r.ok() ? wasi.pathRemoveDirectory(fd, r.relative()) : r.errno();
+  }
+
+  private int pathUnlinkFile(Instance inst, long[] a) {
+    int fd = (int) a[0];
+    var r = resolve(fd, string(inst, a[1], a[2]), false);
+    return r.ok() ? wasi.pathUnlinkFile(fd, r.relative()) : r.errno();
+  }
+
+  private int pathLink(Instance inst, long[] a) {
+    int oldFd = (int) a[0];
+    int oldFlags = (int) a[1];
+    int newFd = (int) a[4];
+    var from = resolve(oldFd, string(inst, a[2], a[3]), (oldFlags & LOOKUP_SYMLINK_FOLLOW) != 0);
+    if (!from.ok()) {
+      return from.errno();
+    }
+    var to = resolve(newFd, string(inst, a[5], a[6]), false);
+    if (!to.ok()) {
+      return to.errno();
+    }
+    return wasi.pathLink(
+        oldFd, oldFlags & ~LOOKUP_SYMLINK_FOLLOW, from.relative(), newFd, to.relative());
+  }
+
+  private int pathRename(Instance inst, long[] a) {
+    var from = resolve((int) a[0], string(inst, a[1], a[2]), false);
+    if (!from.ok()) {
+      return from.errno();
+    }
+    var to = resolve((int) a[3], string(inst, a[4], a[5]), false);
+    if (!to.ok()) {
+      return to.errno();
+    }
+    Path src = from.host();
+    Path dst = to.host();
+    if (!Files.exists(src, LinkOption.NOFOLLOW_LINKS)) {
+      return Errno.NOENT;
+    }
+    boolean srcDir = Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS);
+    if (srcDir && Files.isRegularFile(dst, LinkOption.NOFOLLOW_LINKS)) {
+      return Errno.NOTDIR;
+    }
+    if (!srcDir && Files.isDirectory(dst, LinkOption.NOFOLLOW_LINKS)) {
+      return Errno.ISDIR;
+    }
+    try {
+      // rename(2): replaces a file (or an empty directory) at the destination, atomically.
+      Files.move(src, dst, StandardCopyOption.ATOMIC_MOVE);
+    } catch (AtomicMoveNotSupportedException e) {
+      return Errno.XDEV;
+    } catch (IOException e) {
+      return errno(e);
+    }
+    return 0;
+  }
+
+  private int pathSymlink(Instance inst, long[] a) {
+    String contents = string(inst, a[0], a[1]);
+    var r = resolve((int) a[2], string(inst, a[3], a[4]), false);
+    if (!r.ok()) {
+      return r.errno();
+    }
+    if (contents.isEmpty()) {
+      return Errno.NOENT;
+    }
+    if (contents.indexOf('\0') >= 0) {
+      return Errno.INVAL;
+    }
+    if (contents.startsWith("/")) {
+      // As wasmtime: a link to an absolute path could never be followed inside the sandbox.
+      return Errno.PERM;
+    }
+    try {
+      // Stored as given, like symlinkat(2): the contents are only text until a lookup follows
+      // them, and every lookup here goes through GuestPaths.
+      Files.createSymbolicLink(r.host(), r.host().getFileSystem().getPath(contents));
+    } catch (IOException | RuntimeException e) {
+      return e instanceof IOException io ? errno(io) : Errno.INVAL;
+    }
+    return 0;
+  }
+
+  private int pathReadlink(Instance inst, long[] a) {
+    var r = resolve((int) a[0], string(inst, a[1], a[2]), false);
+    if (!r.ok()) {
+      return r.errno();
+    }
+    String target;
+    try {
+      target = Files.readSymbolicLink(r.host()).toString();
+    } catch (NotLinkException e) {
+      return Errno.INVAL;
+    } catch (IOException e) {
+      return errno(e);
+    }
+    if (target.startsWith("/")) {
+      // As wasmtime: an absolute target names a host path, which the guest is not told.
+      return Errno.PERM;
+    }
+    byte[] contents = target.getBytes(StandardCharsets.UTF_8);
+    // As wasmtime: the contents are cut to the buffer.
+    int used = (int) Math.min(contents.length, Integer.toUnsignedLong((int) a[4]));
+    Memory memory = inst.memory();
+    memory.write((int) a[3], contents, 0, used);
+    memory.writeI32((int) a[5], used);
+    return 0;
+  }
+
+  private int fdClose(long[] a) {
+    int fd = (int) a[0];
+    int errno = wasi.fdClose(fd);
+    if (errno == 0) {
+      directories.remove(fd);
+    }
+    return errno;
+  }
+
+  private int fdRenumber(long[] a) {
+    int from = (int) a[0];
+    int to = (int) a[1];
+    int errno = wasi.fdRenumber(from, to);
+    if (errno == 0 && from != to) {
+      Path dir = directories.remove(from);
+      directories.remove(to);
+      if (dir != null) {
+        directories.put(to, dir);
+      }
+    }
+    return errno;
+  }
+
+  private static int errno(IOException e) {
+    if (e instanceof NoSuchFileException) {
+      return Errno.NOENT;
+    }
+    if (e instanceof FileAlreadyExistsException) {
+      return Errno.EXIST;
+    }
+    if (e instanceof DirectoryNotEmptyException) {
+      return Errno.NOTEMPTY;
+    }
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return Errno.ACCES;
+    }
+    if (e instanceof FileSystemException f
+        && f.getReason() != null
+        && f.getReason().contains("Not a directory")) {
+      return Errno.NOTDIR;
+    }
+    return Errno.IO;
+  }
+}
