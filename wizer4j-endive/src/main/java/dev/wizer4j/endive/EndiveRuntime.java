@@ -129,6 +129,7 @@ public final class EndiveRuntime implements WizerRuntime {
           preloaded.put(
               p.name(),
               Instance.builder(pm)
+                  .withMemoryFactory(PageLimitedMemory.factory())
                   .withImportValues(imports(pm, wasi, preloaded))
                   .withStart(false)
                   .build());
@@ -140,6 +141,7 @@ public final class EndiveRuntime implements WizerRuntime {
 
       Instance.Builder builder =
           Instance.builder(module)
+              .withMemoryFactory(PageLimitedMemory.factory())
               .withImportValues(imports(module, wasi, preloaded))
               .withStart(false);
       Function<Instance, Machine> machine = machine(module, progress);
