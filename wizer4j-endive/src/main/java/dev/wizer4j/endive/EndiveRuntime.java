@@ -5,6 +5,7 @@ import dev.wizer4j.ModuleContext;
 import dev.wizer4j.Progress;
 import dev.wizer4j.WizerException;
 import dev.wizer4j.WizerRuntime;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -257,14 +258,25 @@ public final class EndiveRuntime implements WizerRuntime {
 
   private SandboxedWasi wasi() {
     WasiOptions.Builder opts = WasiOptions.builder();
+    // Endive calls every stream a terminal; wasmtime calls a stream a character device only when
+    // it is one (and "unknown" otherwise), which changes how a libc buffers stdout. The JDK tells
+    // only whether stdin and stdout both are (System.console()); that answer stands for all three.
+    boolean tty = inheritStdio && System.console() != null;
+    boolean stdoutTty = tty && stdout == null;
     if (inheritStdio) {
-      opts.withStdin(System.in);
-      opts.withStdout(stdout != null ? stdout : System.out);
-      opts.withStderr(System.err);
+      opts.withStdin(System.in, tty);
+      opts.withStdout(stdout != null ? stdout : System.out, stdoutTty);
+      opts.withStderr(System.err, tty);
+    } else {
+      opts.withStdin(InputStream.nullInputStream(), false);
+      opts.withStdout(OutputStream.nullOutputStream(), false);
+      opts.withStderr(OutputStream.nullOutputStream(), false);
     }
-    Map<String, String> all = new TreeMap<>();
+    // Inherited variables in the process's order, as wasmtime passes them; entries set on the
+    // builder replace an inherited value in place, and new ones follow.
+    Map<String, String> all = new LinkedHashMap<>();
     if (inheritEnv) {
-      all.putAll(System.getenv());
+      all.putAll(ProcessEnvironment.inOrder());
     }
     all.putAll(env);
     all.forEach(opts::withEnvironment);
@@ -281,7 +293,10 @@ public final class EndiveRuntime implements WizerRuntime {
     preopens.forEach(opts::withDirectory);
     return new SandboxedWasi(
         WasiPreview1.builder().withOptions(opts.build()).build(),
-        new ArrayList<>(preopens.values()));
+        new ArrayList<>(preopens.values()),
+        tty,
+        stdoutTty,
+        tty);
   }
 
   /**

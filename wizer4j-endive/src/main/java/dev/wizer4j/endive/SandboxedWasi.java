@@ -54,17 +54,72 @@ final class SandboxedWasi implements Closeable {
   /** The first descriptor after stdin, stdout and stderr: Endive numbers preopens from here. */
   static final int FIRST_PREOPEN_FD = 3;
 
+  /** WASI {@code fdflags.append}. */
+  private static final int FDFLAGS_APPEND = 1;
+
+  /** WASI rights bits. */
+  private static final long FD_READ = 1L << 1;
+
+  private static final long FD_WRITE = 1L << 6;
+
+  /** Every right WASI preview1 defines (bits 0 to 29). */
+  private static final long ALL_RIGHTS = (1L << 30) - 1;
+
+  /**
+   * The rights wasmtime reports for a directory: the path operations and {@code
+   * fd_filestat_get}/{@code fd_filestat_set_times}, without {@code path_filestat_set_size} and
+   * without the file-only {@code fd_datasync}, {@code fd_sync}, {@code fd_fdstat_set_flags} and
+   * {@code fd_filestat_set_size} that Endive includes (observed with Rust Wizer 11.0.3 and {@code
+   * fixtures/c/wasi/probe.c}).
+   */
+  static final long DIRECTORY_RIGHTS = 0x7b7fe00L;
+
+  /** What wasmtime reports a directory may pass on: its own rights and every file right. */
+  static final long DIRECTORY_INHERITING_RIGHTS = 0xff7ffffL;
+
+  /** WASI {@code filetype} values. */
+  private static final byte FILETYPE_UNKNOWN = 0;
+
+  private static final byte FILETYPE_CHARACTER_DEVICE = 2;
+
+  private static final byte FILETYPE_DIRECTORY = 3;
+
+  private static final byte FILETYPE_REGULAR_FILE = 4;
+
+  private static final byte FILETYPE_SYMBOLIC_LINK = 7;
+
+  /** What a descriptor is, as far as the answers here need to know. */
+  private sealed interface Fd permits Stream, Dir, File {}
+
+  /** Standard input, output or error. */
+  private record Stream(boolean tty) implements Fd {}
+
+  /** A directory, known by its host path. */
+  private record Dir(Path host) implements Fd {}
+
+  /** A file, with the rights it is reported to have. */
+  private record File(long rights) implements Fd {}
+
   private final WasiPreview1 wasi;
-  private final Map<Integer, Path> directories = new HashMap<>();
+  private final Map<Integer, Fd> fds = new HashMap<>();
 
   /**
    * @param preopens the host directories in the order they were given to Endive's {@code
    *     WasiOptions}, which numbers them from {@link #FIRST_PREOPEN_FD}
+   * @param stdinTty whether stdin, stdout and stderr are terminals (as told to Endive)
    */
-  SandboxedWasi(WasiPreview1 wasi, List<Path> preopens) {
+  SandboxedWasi(
+      WasiPreview1 wasi,
+      List<Path> preopens,
+      boolean stdinTty,
+      boolean stdoutTty,
+      boolean stderrTty) {
     this.wasi = wasi;
+    fds.put(0, new Stream(stdinTty));
+    fds.put(1, new Stream(stdoutTty));
+    fds.put(2, new Stream(stderrTty));
     for (int i = 0; i < preopens.size(); i++) {
-      directories.put(FIRST_PREOPEN_FD + i, preopens.get(i));
+      fds.put(FIRST_PREOPEN_FD + i, new Dir(preopens.get(i)));
     }
   }
 
@@ -96,10 +151,25 @@ final class SandboxedWasi implements Closeable {
       case "path_rename" -> (inst, a) -> result(pathRename(inst, a));
       case "path_symlink" -> (inst, a) -> result(pathSymlink(inst, a));
       case "path_readlink" -> (inst, a) -> result(pathReadlink(inst, a));
+      case "fd_fdstat_get" -> (inst, a) -> result(fdFdstatGet(inst, a));
+      case "fd_filestat_get" -> (inst, a) -> result(fdFilestatGet(inst, a));
+      case "clock_res_get" ->
+          (inst, a) -> result(clock(wasi.clockResGet(inst.memory(), (int) a[0], (int) a[1])));
+      case "clock_time_get" ->
+          (inst, a) ->
+              result(clock(wasi.clockTimeGet(inst.memory(), (int) a[0], a[1], (int) a[2])));
       case "fd_close" -> (inst, a) -> result(fdClose(a));
       case "fd_renumber" -> (inst, a) -> result(fdRenumber(a));
       default -> null;
     };
+  }
+
+  /**
+   * The process and thread CPU-time clocks: Endive answers ENOTSUP, wasmtime EBADF (the spec leaves
+   * it open); a libc passes the errno on to the program.
+   */
+  private static int clock(int errno) {
+    return errno == Errno.NOTSUP ? Errno.BADF : errno;
   }
 
   private static long[] result(int errno) {
@@ -115,7 +185,7 @@ final class SandboxedWasi implements Closeable {
    * directory known here is answered as Endive answers it, never by touching a path.
    */
   private GuestPaths.Resolved resolve(int fd, String path, boolean followLast) {
-    Path root = directories.get(fd);
+    Path root = fds.get(fd) instanceof Dir d ? d.host() : null;
     if (root == null) {
       // Endive checks the descriptor before the path: EBADF or ENOTDIR. ".." is refused
       // lexically by Endive, so nothing is touched even if the descriptor were a directory.
@@ -155,8 +225,13 @@ final class SandboxedWasi implements Closeable {
             a[6],
             (int) a[7],
             fdPtr);
-    if (errno == 0 && Files.isDirectory(r.host(), LinkOption.NOFOLLOW_LINKS)) {
-      directories.put(memory.readInt(fdPtr), r.host());
+    if (errno == 0) {
+      int opened = memory.readInt(fdPtr);
+      if (Files.isDirectory(r.host(), LinkOption.NOFOLLOW_LINKS)) {
+        fds.put(opened, new Dir(r.host()));
+      } else {
+        fds.put(opened, new File(fileRights(a[5], oflags, (int) a[7])));
+      }
     }
     return errno;
   }
@@ -305,11 +380,106 @@ final class SandboxedWasi implements Closeable {
     return 0;
   }
 
+  /**
+   * The rights wasmtime reports for an open file: every right, less {@code fd_read} or {@code
+   * fd_write} when the file cannot be read or written; whatever rights were asked for. Whether it
+   * can is decided by how Endive opens it: for writing with {@code fd_write}, {@code O_CREAT} or
+   * append, for reading with {@code fd_read} unless appending, and for reading when nothing else.
+   */
+  private static long fileRights(long requested, int oflags, int fdflags) {
+    boolean append = (fdflags & FDFLAGS_APPEND) != 0;
+    boolean writable = (requested & FD_WRITE) != 0 || (oflags & O_CREAT) != 0 || append;
+    boolean readable = (!append && (requested & FD_READ) != 0) || !writable;
+    return ALL_RIGHTS & ~(readable ? 0 : FD_READ) & ~(writable ? 0 : FD_WRITE);
+  }
+
+  /**
+   * Endive's answer with wasmtime's rights: a directory's as {@link #DIRECTORY_RIGHTS}, a file's as
+   * {@link #fileRights}, and a standard stream passes on its own rights (Endive: none).
+   */
+  private int fdFdstatGet(Instance inst, long[] a) {
+    int fd = (int) a[0];
+    int buf = (int) a[1];
+    Memory memory = inst.memory();
+    int errno = wasi.fdFdstatGet(memory, fd, buf);
+    if (errno != 0) {
+      return errno;
+    }
+    Fd kind = fds.get(fd);
+    if (kind instanceof Dir) {
+      memory.writeLong(buf + 8, DIRECTORY_RIGHTS);
+      memory.writeLong(buf + 16, DIRECTORY_INHERITING_RIGHTS);
+    } else if (kind instanceof File f) {
+      memory.writeLong(buf + 8, f.rights());
+      memory.writeLong(buf + 16, f.rights());
+    } else if (kind instanceof Stream) {
+      memory.writeLong(buf + 16, memory.readLong(buf + 8));
+    }
+    return 0;
+  }
+
+  /**
+   * Endive's answer for files. A standard stream is all zeros but its type (Endive: a character
+   * device with one link), as wasmtime; a directory is stat'ed here (Endive traps on a preopen).
+   */
+  private int fdFilestatGet(Instance inst, long[] a) {
+    int fd = (int) a[0];
+    int buf = (int) a[1];
+    Memory memory = inst.memory();
+    Fd kind = fds.get(fd);
+    if (kind instanceof Stream s) {
+      memory.write(buf, new byte[64]);
+      memory.writeByte(buf + 16, s.tty() ? FILETYPE_CHARACTER_DEVICE : FILETYPE_UNKNOWN);
+      return 0;
+    }
+    if (kind instanceof Dir d) {
+      Map<String, Object> attrs;
+      try {
+        attrs = Files.readAttributes(d.host(), "unix:*");
+      } catch (IOException e) {
+        return errno(e);
+      } catch (UnsupportedOperationException e) {
+        return Errno.NOTSUP;
+      }
+      writeFilestat(memory, buf, attrs);
+      return 0;
+    }
+    return wasi.fdFilestatGet(memory, fd, buf);
+  }
+
+  /** Writes a WASI {@code filestat} (64 bytes) from the attributes of the "unix" view. */
+  private static void writeFilestat(Memory memory, int buf, Map<String, Object> attrs) {
+    byte type;
+    if ((boolean) attrs.get("isDirectory")) {
+      type = FILETYPE_DIRECTORY;
+    } else if ((boolean) attrs.get("isRegularFile")) {
+      type = FILETYPE_REGULAR_FILE;
+    } else if ((boolean) attrs.get("isSymbolicLink")) {
+      type = FILETYPE_SYMBOLIC_LINK;
+    } else {
+      type = FILETYPE_UNKNOWN;
+    }
+    memory.write(buf, new byte[64]);
+    memory.writeLong(buf, ((Number) attrs.get("dev")).longValue());
+    memory.writeLong(buf + 8, ((Number) attrs.get("ino")).longValue());
+    memory.writeByte(buf + 16, type);
+    memory.writeLong(buf + 24, ((Number) attrs.get("nlink")).longValue());
+    memory.writeLong(buf + 32, ((Number) attrs.get("size")).longValue());
+    memory.writeLong(buf + 40, nanos(attrs.get("lastAccessTime")));
+    memory.writeLong(buf + 48, nanos(attrs.get("lastModifiedTime")));
+    memory.writeLong(buf + 56, nanos(attrs.get("ctime")));
+  }
+
+  private static long nanos(Object fileTime) {
+    return ((java.nio.file.attribute.FileTime) fileTime)
+        .to(java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
   private int fdClose(long[] a) {
     int fd = (int) a[0];
     int errno = wasi.fdClose(fd);
     if (errno == 0) {
-      directories.remove(fd);
+      fds.remove(fd);
     }
     return errno;
   }
@@ -319,10 +489,10 @@ final class SandboxedWasi implements Closeable {
     int to = (int) a[1];
     int errno = wasi.fdRenumber(from, to);
     if (errno == 0 && from != to) {
-      Path dir = directories.remove(from);
-      directories.remove(to);
-      if (dir != null) {
-        directories.put(to, dir);
+      Fd moved = fds.remove(from);
+      fds.remove(to);
+      if (moved != null) {
+        fds.put(to, moved);
       }
     }
     return errno;
