@@ -15,6 +15,7 @@ final class Errno {
   static final int LOOP = 32;
   static final int NAMETOOLONG = 37;
   static final int NOENT = 44;
+  static final int NOMEM = 48;
   static final int NOTDIR = 54;
   static final int NOTEMPTY = 55;
   static final int NOTSUP = 58;

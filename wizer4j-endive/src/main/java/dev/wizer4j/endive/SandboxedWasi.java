@@ -158,6 +158,8 @@ final class SandboxedWasi implements Closeable {
       case "clock_time_get" ->
           (inst, a) ->
               result(clock(wasi.clockTimeGet(inst.memory(), (int) a[0], a[1], (int) a[2])));
+      case "fd_read", "fd_write", "fd_pread", "fd_pwrite" ->
+          (inst, a) -> result(iovsFit(inst, a[1], a[2]) ? delegate(name, inst, a) : Errno.NOMEM);
       case "fd_close" -> (inst, a) -> result(fdClose(a));
       case "fd_renumber" -> (inst, a) -> result(fdRenumber(a));
       default -> null;
@@ -170,6 +172,37 @@ final class SandboxedWasi implements Closeable {
    */
   private static int clock(int errno) {
     return errno == Errno.NOTSUP ? Errno.BADF : errno;
+  }
+
+  /**
+   * Whether every buffer of an iovec list is no longer than the guest's memory. Endive allocates
+   * each buffer of {@code fd_read} at its declared length before looking at the memory, so a guest
+   * with one page could make the host allocate 2 GiB; wasmtime answers such a call with ENOMEM (and
+   * so does this, for reads and writes alike, also for the lengths of 2 GiB and more that Endive
+   * answers with EINVAL). A shorter buffer that runs past the end of memory is left to Endive,
+   * which traps when it touches memory outside, as wasmtime does.
+   */
+  private static boolean iovsFit(Instance inst, long iovs, long count) {
+    Memory memory = inst.memory();
+    long size = (long) memory.pages() * Memory.PAGE_SIZE;
+    for (long i = 0; i < Integer.toUnsignedLong((int) count); i++) {
+      int len = memory.readInt((int) (iovs + 8 * i + 4));
+      if (Integer.toUnsignedLong(len) > size) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private int delegate(String name, Instance inst, long[] a) {
+    Memory m = inst.memory();
+    return switch (name) {
+      case "fd_read" -> wasi.fdRead(m, (int) a[0], (int) a[1], (int) a[2], (int) a[3]);
+      case "fd_write" -> wasi.fdWrite(m, (int) a[0], (int) a[1], (int) a[2], (int) a[3]);
+      case "fd_pread" -> wasi.fdPread(m, (int) a[0], (int) a[1], (int) a[2], a[3], (int) a[4]);
+      case "fd_pwrite" -> wasi.fdPwrite(m, (int) a[0], (int) a[1], (int) a[2], a[3], (int) a[4]);
+      default -> throw new IllegalArgumentException(name);
+    };
   }
 
   private static long[] result(int errno) {
