@@ -23,12 +23,16 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * SIGTERM (what {@link Process#destroy()} sends) while the command line runs the init or writes the
- * output: the existing file at {@code -o} is left as it was and no temporary file remains.
+ * SIGTERM (what {@link Process#destroy()} sends) or SIGINT while the command line runs the init or
+ * writes the output: the existing file at {@code -o} is left as it was and no temporary file
+ * remains.
  */
 class SignalTest {
   /** 128 + SIGTERM: the JVM's exit status after running its shutdown hooks for SIGTERM. */
   static final int KILLED_BY_SIGTERM = 143;
+
+  /** 128 + SIGINT. */
+  static final int KILLED_BY_SIGINT = 130;
 
   static final byte[] PRECIOUS = "precious bytes, not a module\n".getBytes(StandardCharsets.UTF_8);
 
@@ -60,8 +64,30 @@ class SignalTest {
 
   @Test
   void sigtermDuringInit() throws Exception {
+    Process p = startLooping();
+    assertEquals(KILLED_BY_SIGTERM, stop(p));
+    assertUnchanged(dir.resolve("out.wasm"), PRECIOUS);
+    assertNoTemporaries(dir);
+  }
+
+  @Test
+  void sigintDuringInit() throws Exception {
+    Process p = startLooping();
+    Process kill = new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start();
+    assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -INT works");
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      fail("wizer4j did not end 60 s after SIGINT");
+    }
+    assertEquals(KILLED_BY_SIGINT, p.exitValue());
+    assertUnchanged(dir.resolve("out.wasm"), PRECIOUS);
+    assertNoTemporaries(dir);
+  }
+
+  /** Starts a run whose init never ends, and returns once the init function has started. */
+  private Process startLooping() throws Exception {
     write(dir, "in.wasm", wat("(module (func (export \"wizer-initialize\") (loop (br 0))))"));
-    Path out = write(dir, "out.wasm", PRECIOUS);
+    write(dir, "out.wasm", PRECIOUS);
     Process p = start("-v", "in.wasm", "-o", "out.wasm");
     // With -v the "instantiate" stage is reported when it ends, i.e. when init starts.
     CompletableFuture<Boolean> initStarted =
@@ -82,9 +108,7 @@ class SignalTest {
               }
             });
     assertTrue(initStarted.get(60, TimeUnit.SECONDS), "the init function started");
-    assertEquals(KILLED_BY_SIGTERM, stop(p));
-    assertUnchanged(out, PRECIOUS);
-    assertNoTemporaries(dir);
+    return p;
   }
 
   @Test

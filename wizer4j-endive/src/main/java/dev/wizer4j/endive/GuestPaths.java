@@ -138,6 +138,9 @@ final class GuestPaths {
   }
 
   private static int errno(FileSystemException e) {
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return Errno.ACCES;
+    }
     String reason = e.getReason() == null ? "" : e.getReason();
     if (reason.contains("Not a directory")) {
       return Errno.NOTDIR;

@@ -77,6 +77,13 @@ final class SandboxedWasi implements Closeable {
   /** What wasmtime reports a directory may pass on: its own rights and every file right. */
   static final long DIRECTORY_INHERITING_RIGHTS = 0xff7ffffL;
 
+  /**
+   * The rights wasmtime reports for a directory the guest opened with {@code path_open}, as base
+   * and inheriting rights alike, whatever was asked for: every right but {@code fd_seek}, {@code
+   * fd_write}, {@code path_filestat_set_size} and {@code fd_filestat_set_size} (observed as above).
+   */
+  static final long OPENED_DIRECTORY_RIGHTS = 0x3fb7ffbbL;
+
   /** WASI {@code filetype} values. */
   private static final byte FILETYPE_UNKNOWN = 0;
 
@@ -94,8 +101,8 @@ final class SandboxedWasi implements Closeable {
   /** Standard input, output or error. */
   private record Stream(boolean tty) implements Fd {}
 
-  /** A directory, known by its host path. */
-  private record Dir(Path host) implements Fd {}
+  /** A directory, known by its host path; preopened or opened by the guest. */
+  private record Dir(Path host, boolean preopened) implements Fd {}
 
   /** A file, with the rights it is reported to have. */
   private record File(long rights) implements Fd {}
@@ -119,7 +126,7 @@ final class SandboxedWasi implements Closeable {
     fds.put(1, new Stream(stdoutTty));
     fds.put(2, new Stream(stderrTty));
     for (int i = 0; i < preopens.size(); i++) {
-      fds.put(FIRST_PREOPEN_FD + i, new Dir(preopens.get(i)));
+      fds.put(FIRST_PREOPEN_FD + i, new Dir(preopens.get(i), true));
     }
   }
 
@@ -261,7 +268,7 @@ final class SandboxedWasi implements Closeable {
     if (errno == 0) {
       int opened = memory.readInt(fdPtr);
       if (Files.isDirectory(r.host(), LinkOption.NOFOLLOW_LINKS)) {
-        fds.put(opened, new Dir(r.host()));
+        fds.put(opened, new Dir(r.host(), false));
       } else {
         fds.put(opened, new File(fileRights(a[5], oflags, (int) a[7])));
       }
@@ -427,8 +434,9 @@ final class SandboxedWasi implements Closeable {
   }
 
   /**
-   * Endive's answer with wasmtime's rights: a directory's as {@link #DIRECTORY_RIGHTS}, a file's as
-   * {@link #fileRights}, and a standard stream passes on its own rights (Endive: none).
+   * Endive's answer with wasmtime's rights: a directory's as {@link #DIRECTORY_RIGHTS} or {@link
+   * #OPENED_DIRECTORY_RIGHTS}, a file's as {@link #fileRights}, and a standard stream passes on its
+   * own rights (Endive: none).
    */
   private int fdFdstatGet(Instance inst, long[] a) {
     int fd = (int) a[0];
@@ -439,9 +447,12 @@ final class SandboxedWasi implements Closeable {
       return errno;
     }
     Fd kind = fds.get(fd);
-    if (kind instanceof Dir) {
+    if (kind instanceof Dir d && d.preopened()) {
       memory.writeLong(buf + 8, DIRECTORY_RIGHTS);
       memory.writeLong(buf + 16, DIRECTORY_INHERITING_RIGHTS);
+    } else if (kind instanceof Dir) {
+      memory.writeLong(buf + 8, OPENED_DIRECTORY_RIGHTS);
+      memory.writeLong(buf + 16, OPENED_DIRECTORY_RIGHTS);
     } else if (kind instanceof File f) {
       memory.writeLong(buf + 8, f.rights());
       memory.writeLong(buf + 16, f.rights());

@@ -77,6 +77,9 @@ class WasiAnswersTest {
             + " rights_inheriting=0x3fffffff",
         "fd_fdstat_get no-rights: filetype=4 flags=0 rights_base=0x3fffffbf"
             + " rights_inheriting=0x3fffffbf",
+        "path_open . as directory: errno 0",
+        "fd_fdstat_get opened directory: filetype=3 flags=0 rights_base=0x3fb7ffbb"
+            + " rights_inheriting=0x3fb7ffbb",
         "path_filestat_get input.txt: filetype=4 nlink=1 size=3716 times_nonzero=111",
         "fd_readdir: errno 0",
         "  entry . type=3 next=1 ino_nonzero=1",
