@@ -23,7 +23,11 @@ import run.endive.runtime.WasmFunctionHandle;
 import run.endive.wasi.WasiPreview1;
 
 /**
- * Endive's WASI preview1 with every path-taking function routed through {@link GuestPaths}.
+ * Endive's WASI preview1, with every path-taking function routed through {@link GuestPaths}, and
+ * with wasmtime's answers where the WASI spec leaves the choice to the host and the answer ends up
+ * in a snapshot.
+ *
+ * <p><b>Paths.</b>
  *
  * <p>Endive 1.0.0 checks a guest path lexically ({@code ..} and absolute paths are refused) and
  * then, for a followed symlink in the last component only, reads link targets relative to the
@@ -38,9 +42,15 @@ import run.endive.wasi.WasiPreview1;
  * for an atomic move that copies attributes; {@code path_readlink} returns only the last name of
  * the target; {@code path_symlink} stores an absolute host path), does the operation itself.
  *
- * <p>Directory descriptors are known by their host path: the preopens from the start, and every
- * directory opened by {@code path_open} from then on; {@code fd_close} and {@code fd_renumber} keep
- * the table in step. Every other WASI function is Endive's, unchanged.
+ * <p><b>Answers.</b> Found by running {@code fixtures/c/wasi/probe.c} under Rust Wizer 11.0.3 and
+ * under Endive: the rights in {@code fd_fdstat_get} (directories, files, stdio), {@code
+ * fd_filestat_get} of stdio and of directories, the errno of the CPU-time clocks, and iovec lengths
+ * longer than the memory. Each method below says what it changes.
+ *
+ * <p>Descriptors are known here by what they are (a stream, a directory with its host path, a file
+ * with its rights): stdio and the preopens from the start, and whatever {@code path_open} opens
+ * from then on; {@code fd_close} and {@code fd_renumber} keep the table in step. Every other WASI
+ * function is Endive's, unchanged.
  */
 final class SandboxedWasi implements Closeable {
   /** WASI {@code lookupflags.symlink_follow}. */
@@ -113,7 +123,7 @@ final class SandboxedWasi implements Closeable {
   /**
    * @param preopens the host directories in the order they were given to Endive's {@code
    *     WasiOptions}, which numbers them from {@link #FIRST_PREOPEN_FD}
-   * @param stdinTty whether stdin, stdout and stderr are terminals (as told to Endive)
+   * @param stdinTty whether stdin is a terminal (as told to Endive); likewise stdout and stderr
    */
   SandboxedWasi(
       WasiPreview1 wasi,
