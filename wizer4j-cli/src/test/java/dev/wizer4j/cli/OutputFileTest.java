@@ -152,6 +152,16 @@ class OutputFileTest {
   }
 
   @Test
+  void devStdoutIsWrittenThrough() {
+    assumeTrue(Files.exists(Path.of("/dev/stdout")), "/dev/stdout exists");
+    // In a new JVM: its stdout is a pipe to this test, which a rename could never reach.
+    Cli.Result r = Cli.runProcess(dir, null, "in.wasm", "-o", "/dev/stdout");
+    assertEquals(0, r.exit(), r::describe);
+    assertArrayEquals(expected, r.stdout());
+    assertNoTemporaries(dir);
+  }
+
+  @Test
   void symlinkToDevNullIsWrittenThrough() throws IOException {
     assumeTrue(Files.exists(Path.of("/dev/null")), "/dev/null exists");
     Path link = Files.createSymbolicLink(dir.resolve("null.wasm"), Path.of("/dev/null"));
