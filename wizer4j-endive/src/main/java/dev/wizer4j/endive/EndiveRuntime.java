@@ -260,8 +260,8 @@ public final class EndiveRuntime implements WizerRuntime {
     WasiOptions.Builder opts = WasiOptions.builder();
     // Endive calls every stream a terminal; wasmtime calls a stream a character device only when
     // it is one (and "unknown" otherwise), which changes how a libc buffers stdout. The JDK tells
-    // only whether stdin and stdout both are (System.console()); that answer stands for all three.
-    boolean tty = inheritStdio && System.console() != null;
+    // only whether stdin and stdout both are; that answer stands for all three.
+    boolean tty = inheritStdio && ProcessEnvironment.stdioIsTerminal();
     boolean stdoutTty = tty && stdout == null;
     if (inheritStdio) {
       opts.withStdin(System.in, tty);

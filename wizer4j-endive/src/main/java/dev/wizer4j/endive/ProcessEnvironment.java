@@ -9,7 +9,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * This process's environment in the order the operating system keeps it.
+ * This process's environment in the order the operating system keeps it, and whether its stdio is a
+ * terminal.
  *
  * <p>wasmtime hands an inherited environment to the guest in the process's own order (Rust's {@code
  * std::env::vars()} walks {@code environ}), and a libc copies it into memory in that order, so the
@@ -20,6 +21,24 @@ final class ProcessEnvironment {
   private static final Path PROC_ENVIRON = Path.of("/proc/self/environ");
 
   private ProcessEnvironment() {}
+
+  /**
+   * Whether this process's stdin and stdout are terminals, as far as the JDK tells: {@link
+   * System#console()} is null otherwise up to JDK 21; from JDK 22 it may return a console for
+   * redirected streams too, and {@code Console.isTerminal()} (looked up reflectively, as this
+   * builds for Java 17) says whether it is one.
+   */
+  static boolean stdioIsTerminal() {
+    java.io.Console console = System.console();
+    if (console == null) {
+      return false;
+    }
+    try {
+      return (boolean) java.io.Console.class.getMethod("isTerminal").invoke(console);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return true; // JDK 17-21: a console exists only for a terminal
+    }
+  }
 
   /** {@link System#getenv()}, ordered as the process's environment block where it can be read. */
   static Map<String, String> inOrder() {
