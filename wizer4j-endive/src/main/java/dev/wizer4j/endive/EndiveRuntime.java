@@ -18,7 +18,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.function.Function;
-import run.endive.compiler.MachineFactoryCompiler;
 import run.endive.runtime.ExportFunction;
 import run.endive.runtime.HostFunction;
 import run.endive.runtime.ImportFunction;
@@ -82,6 +81,7 @@ public final class EndiveRuntime implements WizerRuntime {
   private final List<Preload> preloads;
   private final Engine engine;
   private final OutputStream stdout;
+  private final boolean deterministic;
 
   /**
    * A runtime with the defaults of {@link #builder()}: no WASI, the engine chosen automatically.
@@ -99,6 +99,7 @@ public final class EndiveRuntime implements WizerRuntime {
     this.preloads = List.copyOf(b.preloads);
     this.engine = b.engine;
     this.stdout = b.stdout;
+    this.deterministic = b.deterministic;
   }
 
   public static Builder builder() {
@@ -115,7 +116,8 @@ public final class EndiveRuntime implements WizerRuntime {
                         "the module context was not decoded by Endive's parser"));
     checkLimits(module);
     progress.stage("instantiate");
-    SandboxedWasi wasi = allowWasi ? wasi() : null;
+    DeterministicWasi det = allowWasi && deterministic ? new DeterministicWasi() : null;
+    SandboxedWasi wasi = allowWasi ? wasi(det) : null;
     try {
       Map<String, Instance> preloaded = new HashMap<>();
       for (Preload p : preloads) {
@@ -131,7 +133,7 @@ public final class EndiveRuntime implements WizerRuntime {
               p.name(),
               Instance.builder(pm)
                   .withMemoryFactory(PageLimitedMemory.factory())
-                  .withImportValues(imports(pm, wasi, preloaded))
+                  .withImportValues(imports(pm, wasi, det, preloaded))
                   .withStart(false)
                   .build());
         } catch (WasmEngineException e) {
@@ -143,7 +145,7 @@ public final class EndiveRuntime implements WizerRuntime {
       Instance.Builder builder =
           Instance.builder(module)
               .withMemoryFactory(PageLimitedMemory.factory())
-              .withImportValues(imports(module, wasi, preloaded))
+              .withImportValues(imports(module, wasi, det, preloaded))
               .withStart(false);
       Function<Instance, Machine> machine = machine(module, progress);
       if (machine != null) {
@@ -202,12 +204,7 @@ public final class EndiveRuntime implements WizerRuntime {
       return null;
     }
     progress.stage("compile");
-    try {
-      return MachineFactoryCompiler.compile(module);
-    } catch (RuntimeException e) {
-      throw new WizerException.InitFailed(
-          "the Endive compiler cannot compile this module: " + e.getMessage(), e);
-    }
+    return RuntimeCompiler.compile(module);
   }
 
   private static ExportFunction exportedFunction(Instance instance, String name) {
@@ -256,8 +253,11 @@ public final class EndiveRuntime implements WizerRuntime {
     return new WizerException.InitFailed(where + " trapped: " + msg, e);
   }
 
-  private SandboxedWasi wasi() {
+  private SandboxedWasi wasi(DeterministicWasi det) {
     WasiOptions.Builder opts = WasiOptions.builder();
+    if (det != null) {
+      opts.withClock(det.clock).withRandom(det.random());
+    }
     // Endive calls every stream a terminal; wasmtime calls a stream a character device only when
     // it is one (and "unknown" otherwise), which changes how a libc buffers stdout. The JDK tells
     // only whether stdin and stdout both are; that answer stands for all three.
@@ -304,12 +304,19 @@ public final class EndiveRuntime implements WizerRuntime {
    * traps naming the import. Other imports are left for Endive to report as unlinkable.
    */
   private static ImportValues imports(
-      WasmModule module, SandboxedWasi wasi, Map<String, Instance> preloads) {
+      WasmModule module,
+      SandboxedWasi wasi,
+      DeterministicWasi det,
+      Map<String, Instance> preloads) {
     Map<String, HostFunction> wasiFns = new HashMap<>();
     if (wasi != null) {
       for (HostFunction f : wasi.toHostFunctions()) {
         wasiFns.put(f.name(), f);
       }
+    }
+    if (det != null) {
+      HostFunction clock = det.clockTimeGet(WASI_MODULE);
+      wasiFns.put(clock.name(), clock);
     }
     List<ImportFunction> fns = new ArrayList<>();
     var section = module.importSection();
@@ -357,6 +364,7 @@ public final class EndiveRuntime implements WizerRuntime {
     private final List<Preload> preloads = new ArrayList<>();
     private Engine engine = Engine.AUTO;
     private OutputStream stdout;
+    private boolean deterministic;
 
     private Builder() {}
 
@@ -432,6 +440,18 @@ public final class EndiveRuntime implements WizerRuntime {
      */
     public Builder stdout(OutputStream stdout) {
       this.stdout = Objects.requireNonNull(stdout, "stdout");
+      return this;
+    }
+
+    /**
+     * With WASI, make the clocks and {@code random_get} deterministic (default false): the clock
+     * starts at 2000-01-01T00:00:00Z and advances one millisecond per reading, and random bytes
+     * come from a fixed seed, so an init that reads time or randomness gives byte-identical output
+     * on every run. A guest that sleeps still sleeps; host files and an inherited environment are
+     * still the host's.
+     */
+    public Builder deterministic(boolean deterministic) {
+      this.deterministic = deterministic;
       return this;
     }
 
