@@ -67,9 +67,11 @@ final class OutputFile {
 
   /** Writes {@code bytes} to {@code target} as described above. */
   static void write(Path target, byte[] bytes) throws IOException {
-    Path abs = target.toAbsolutePath().normalize();
+    // Not normalized: "link/.." is the parent of the link's target, as the kernel resolves it.
+    Path abs = target.toAbsolutePath();
     try {
-      if (abs.startsWith("/dev") || abs.startsWith("/proc")) {
+      Path lexical = abs.normalize();
+      if (lexical.startsWith("/dev") || lexical.startsWith("/proc")) {
         // Device nodes and the kernel's magic links (/dev/stdout -> /proc/self/fd/1 -> a pipe)
         // are written through; no temporary file may be created there.
         writeThrough(target, abs, bytes);
@@ -115,15 +117,15 @@ final class OutputFile {
       if (a == null || !a.isSymbolicLink()) {
         return p;
       }
-      p = p.getParent().resolve(Files.readSymbolicLink(p)).normalize();
+      p = p.getParent().resolve(Files.readSymbolicLink(p));
     }
     throw new Main.CliException("cannot write " + target + ": too many levels of symbolic links");
   }
 
-  /** Opens what is at {@code abs} (following links) and writes into it, without truncating it. */
+  /** Opens what is at {@code abs} (following links) and writes into it. */
   private static void writeThrough(Path target, Path abs, byte[] bytes) throws IOException {
-    // TRUNCATE_EXISTING is harmless on devices and pipes; a regular file under /dev or /proc
-    // (e.g. /dev/stdout redirected to a file) is truncated as a shell's '>' would.
+    // TRUNCATE_EXISTING does nothing to devices and pipes; a regular file reached under /dev or
+    // /proc (/dev/stdout redirected to a file) is truncated, as Wizer's File::create does.
     try (FileChannel ch =
         FileChannel.open(abs, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
       ByteBuffer buf = ByteBuffer.wrap(bytes);
