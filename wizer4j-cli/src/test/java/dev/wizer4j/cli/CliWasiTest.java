@@ -35,15 +35,15 @@ class CliWasiTest {
     cmd.add(System.getProperty("java.class.path"));
     cmd.add(Main.class.getName());
     cmd.addAll(List.of(args));
-    Process p =
-        new ProcessBuilder(cmd)
-            .directory(dir.toFile())
-            .redirectError(ProcessBuilder.Redirect.DISCARD)
-            .start();
+    Path err = dir.resolve("stderr.txt");
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectError(err.toFile()).start();
     p.getOutputStream().close(); // an empty stdin
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(120, TimeUnit.SECONDS), "wizer4j finished");
     assertEquals(0, p.exitValue(), out);
+    // Nothing from the runtime's own logging (Endive logs fd_fdstat_set_rights as SEVERE).
+    assertEquals("", Files.readString(err));
+    Files.delete(err);
     return out;
   }
 

@@ -64,8 +64,10 @@ final class SandboxedWasi implements Closeable {
   /** The first descriptor after stdin, stdout and stderr: Endive numbers preopens from here. */
   static final int FIRST_PREOPEN_FD = 3;
 
-  /** WASI {@code fdflags.append}. */
+  /** WASI {@code fdflags}: append, non-blocking. */
   private static final int FDFLAGS_APPEND = 1;
+
+  private static final int FDFLAGS_NONBLOCK = 4;
 
   /** WASI rights bits. */
   private static final long FD_READ = 1L << 1;
@@ -114,8 +116,11 @@ final class SandboxedWasi implements Closeable {
   /** A directory, known by its host path; preopened or opened by the guest. */
   private record Dir(Path host, boolean preopened) implements Fd {}
 
-  /** A file, with the rights it is reported to have. */
-  private record File(long rights) implements Fd {}
+  /**
+   * A file, with the rights and flags it is reported to have, and the flags it was opened with (the
+   * only ones Endive accepts in {@code fd_fdstat_set_flags}).
+   */
+  private record File(long rights, int openedFlags, int flags) implements Fd {}
 
   private final WasiPreview1 wasi;
   private final Map<Integer, Fd> fds = new HashMap<>();
@@ -177,6 +182,9 @@ final class SandboxedWasi implements Closeable {
               result(clock(wasi.clockTimeGet(inst.memory(), (int) a[0], a[1], (int) a[2])));
       case "fd_read", "fd_write", "fd_pread", "fd_pwrite" ->
           (inst, a) -> result(iovsFit(inst, a[1], a[2]) ? delegate(name, inst, a) : Errno.NOMEM);
+      case "fd_fdstat_set_flags" -> (inst, a) -> result(fdFdstatSetFlags(a));
+        // Endive answers ENOTSUP, as wasmtime does, but also logs a SEVERE line to stderr.
+      case "fd_fdstat_set_rights" -> (inst, a) -> result(Errno.NOTSUP);
       case "fd_close" -> (inst, a) -> result(fdClose(a));
       case "fd_renumber" -> (inst, a) -> result(fdRenumber(a));
       default -> null;
@@ -280,7 +288,8 @@ final class SandboxedWasi implements Closeable {
       if (Files.isDirectory(r.host(), LinkOption.NOFOLLOW_LINKS)) {
         fds.put(opened, new Dir(r.host(), false));
       } else {
-        fds.put(opened, new File(fileRights(a[5], oflags, (int) a[7])));
+        int fdflags = (int) a[7];
+        fds.put(opened, new File(fileRights(a[5], oflags, fdflags), fdflags, fdflags));
       }
     }
     return errno;
@@ -464,12 +473,33 @@ final class SandboxedWasi implements Closeable {
       memory.writeLong(buf + 8, OPENED_DIRECTORY_RIGHTS);
       memory.writeLong(buf + 16, OPENED_DIRECTORY_RIGHTS);
     } else if (kind instanceof File f) {
+      memory.writeShort(buf + 2, (short) f.flags());
       memory.writeLong(buf + 8, f.rights());
       memory.writeLong(buf + 16, f.rights());
     } else if (kind instanceof Stream) {
       memory.writeLong(buf + 16, memory.readLong(buf + 8));
     }
     return 0;
+  }
+
+  /**
+   * Non-blocking mode on a file: wasmtime accepts it and reports it in {@code fd_fdstat_get};
+   * Endive refuses any change from the flags a file was opened with (ENOTSUP). The flag has no
+   * effect on a regular file, so it is accepted and reported here; other changes (append) are still
+   * Endive's to refuse.
+   */
+  private int fdFdstatSetFlags(long[] a) {
+    int fd = (int) a[0];
+    int flags = (int) a[1];
+    if (!(fds.get(fd) instanceof File f)) {
+      return wasi.fdFdstatSetFlags(fd, flags);
+    }
+    int asOpened = (flags & ~FDFLAGS_NONBLOCK) | (f.openedFlags() & FDFLAGS_NONBLOCK);
+    int errno = wasi.fdFdstatSetFlags(fd, asOpened);
+    if (errno == 0) {
+      fds.put(fd, new File(f.rights(), f.openedFlags(), flags));
+    }
+    return errno;
   }
 
   /**

@@ -73,6 +73,10 @@ class WasiAnswersTest {
             + " rights_inheriting=0x3fffffbf",
         "fd_filestat_get read-only: filetype=4 nlink=1 size=3716 times_nonzero=111",
         "fd_seek read-only end: errno 0 pos=3716",
+        "fd_fdstat_set_rights read-only: errno 58",
+        "fd_fdstat_set_flags read-only: errno 0",
+        "fd_fdstat_get read-only: filetype=4 flags=0x4 rights_base=0x3fffffbf"
+            + " rights_inheriting=0x3fffffbf",
         "fd_fdstat_get all-rights: filetype=4 flags=0 rights_base=0x3fffffff"
             + " rights_inheriting=0x3fffffff",
         "fd_fdstat_get no-rights: filetype=4 flags=0 rights_base=0x3fffffbf"
