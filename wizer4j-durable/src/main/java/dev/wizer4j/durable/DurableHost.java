@@ -164,7 +164,7 @@ public final class DurableHost {
       throw new DurableException("cannot pre-initialize the guest: " + e.getMessage(), e);
     }
     String hash = Guest.sha256(ready);
-    Guest.get(hash, ready, wizer);
+    Guest.get(hash, ready, wizer, null);
     store.putGuest(hash, ready);
     return hash;
   }
@@ -281,7 +281,7 @@ public final class DurableHost {
               + hash.substring(0, 12)
               + ", which the store does not have");
     }
-    return Guest.get(hash, wasm.get(), wizer);
+    return Guest.get(hash, wasm.get(), wizer, where);
   }
 
   /** Instantiates the verified guest; no start function, nothing of the task's state yet. */

@@ -63,14 +63,14 @@ final class Guest {
   }
 
   /** The verified guest with this hash, from the cache, or verified now if not cached. */
-  static Guest get(String hash, byte[] wasm, Wizer wizer) {
+  static Guest get(String hash, byte[] wasm, Wizer wizer, String where) {
     synchronized (CACHE) {
       Guest g = CACHE.get(hash);
       if (g != null) {
         return g;
       }
     }
-    Guest g = verify(hash, wasm, wizer);
+    Guest g = verify(hash, wasm, wizer, where);
     synchronized (CACHE) {
       CACHE.put(hash, g);
     }
@@ -83,8 +83,8 @@ final class Guest {
     }
   }
 
-  private static Guest verify(String hash, byte[] wasm, Wizer wizer) {
-    String what = "guest " + hash.substring(0, 12);
+  private static Guest verify(String hash, byte[] wasm, Wizer wizer, String where) {
+    String what = (where == null ? "" : where + ": ") + "guest " + hash.substring(0, 12);
     if (!sha256(wasm).equals(hash)) {
       throw new InvalidState(
           Reason.BAD_GUEST, what + ": the stored module does not hash to its name; it was altered");
