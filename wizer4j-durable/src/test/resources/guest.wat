@@ -15,6 +15,7 @@
 ;;                                        0 = waiting for more, 1 = done, -1 = refused (not the
 ;;                                        pending request; nothing changes)
 ;;   durable_status() -> i64, durable_result() -> i64   the contract
+;;   thin(keep i32, period i32) -> i32    zero all but KEEP bytes of each PERIOD bytes of ballast
 ;;   ballast_hash() -> i64                a hash of the ballast, to compare two runs
 ;;
 ;; Build: ./build.sh (wat2wasm guest.wat -o guest.wasm)
@@ -101,6 +102,26 @@
         (global.set $pending (i64.const -1))
         (return (i32.const 1))))
     (global.set $pending (i64.extend_i32_u (local.get $k)))
+    (i32.const 0))
+
+  ;; Zeroes all but the first KEEP bytes of every PERIOD-byte block of the ballast, so that the
+  ;; non-zero memory comes in short runs, as objects on a heap do. 0 = done, -1 = refused.
+  (func (export "thin") (param $keep i32) (param $period i32) (result i32)
+    (local $i i32) (local $fill i32)
+    (local.set $fill (i32.load offset=16 (global.get $TASK)))
+    (if (i32.or (i32.eqz (local.get $period))
+                (i32.or (i32.gt_u (local.get $keep) (local.get $period))
+                        (i32.ne (i32.rem_u (local.get $fill) (local.get $period)) (i32.const 0))))
+      (then (return (i32.const -1))))
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $i) (local.get $fill)))
+        (memory.fill
+          (i32.add (global.get $BALLAST) (i32.add (local.get $i) (local.get $keep)))
+          (i32.const 0)
+          (i32.sub (local.get $period) (local.get $keep)))
+        (local.set $i (i32.add (local.get $i) (local.get $period)))
+        (br $each)))
     (i32.const 0))
 
   (func (export "durable_status") (result i64)

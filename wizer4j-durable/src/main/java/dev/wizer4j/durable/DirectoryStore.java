@@ -122,8 +122,12 @@ public final class DirectoryStore implements SnapshotStore {
           long next = expectedGeneration + 1;
           Files.createDirectories(dir);
           Path target = dir.resolve(name(next));
-          Path tmp = Files.createTempFile(dir, ".tmp-", "");
+          // Under the task's lock no one else writes here, so the name needs no randomness; one
+          // left by a crash is replaced.
+          Path tmp = dir.resolve(".tmp-" + next);
+          Files.deleteIfExists(tmp);
           try {
+            Files.createFile(tmp);
             write(tmp, bytes);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             tmp = null;
