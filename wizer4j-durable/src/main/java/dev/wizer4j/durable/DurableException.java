@@ -33,7 +33,7 @@ public class DurableException extends RuntimeException {
               + "`: conflict, "
               + (expected == 0 ? "expected a new task" : "expected generation " + expected)
               + " but the store has "
-              + (actual == 0 ? "no such task" : actual < 0 ? "a newer one" : "generation " + actual)
+              + (actual == 0 ? "no such task" : "generation " + actual)
               + "; nothing was saved");
       this.task = task;
       this.expected = expected;
@@ -49,7 +49,7 @@ public class DurableException extends RuntimeException {
       return expected;
     }
 
-    /** The generation found in the store (0: no task; -1: unknown, but not the expected one). */
+    /** The generation found in the store (0: no such task). */
     public long actual() {
       return actual;
     }

@@ -51,17 +51,18 @@ import run.endive.wasm.types.MutabilityType;
  *
  * <h2>What is checked when a state is loaded</h2>
  *
- * The state is verified before any guest code runs: the format and checksum ({@link StateFormat});
- * the task name and generation against the store's; the guest hash against the stored guest (and
- * against {@link Builder#guest(String)} if set); then, as data, against the guest: one value of the
- * right type per mutable global, memory sizes between the guest's minimum and the least of its
- * maximum, the runtime's limit and {@link Builder#maxMemoryPages(long)}, segments in order and in
- * bounds ({@link ModuleState#checkFits}). That is enough because a state can only set globals and
- * memory contents, which the validated code must handle whatever their values (code can reach the
- * same states by itself); it cannot add, remove or change code, tables or types, and nothing is
- * allocated before the sizes are known to be within bounds. The guest itself is verified once per
- * hash and process: its bytes must hash to its name, and it is validated in full (every function
- * body type-checked), must have canonical instrumentation, no start section and no imports.
+ * The state is verified before any guest code runs: the format and checksum (the layout is
+ * documented in {@code StateFormat.java}); the task name and generation against the store's; the
+ * guest hash against the stored guest (and against {@link Builder#guest(String)} if set); then, as
+ * data, against the guest: one value of the right type per mutable global, memory sizes between the
+ * guest's minimum and the least of its maximum, the runtime's limit and {@link
+ * Builder#maxMemoryPages(long)}, segments in order and in bounds ({@link ModuleState#checkFits}).
+ * That is enough because a state can only set globals and memory contents, which the validated code
+ * must handle whatever their values (code can reach the same states by itself); it cannot add,
+ * remove or change code, tables or types, and nothing is allocated before the sizes are known to be
+ * within bounds. The guest itself is verified once per hash and process: its bytes must hash to its
+ * name, and it is validated in full (every function body type-checked), must have canonical
+ * instrumentation, no start section and no imports.
  *
  * <p>Instances are thread-safe; two steps of one task at the same time are settled by the store:
  * one saves, the other gets {@link DurableException.Conflict}.
@@ -173,8 +174,9 @@ public final class DurableHost {
   public TaskStatus start(String guest, String task, Delivery delivery) {
     SnapshotStore.checkTaskName(task);
     Guest g = guest(SnapshotStore.checkGuestHash(guest), "task `" + task + "`");
-    if (store.load(task).isPresent()) {
-      throw new DurableException.Conflict(task, 0, -1);
+    Optional<SnapshotStore.Stored> existing = store.load(task);
+    if (existing.isPresent()) {
+      throw new DurableException.Conflict(task, 0, existing.get().generation());
     }
     Instance instance = instantiate(g, task);
     return run(g, instance, task, 0, null, delivery);

@@ -27,7 +27,10 @@ import java.util.zip.CRC32C;
  *     61     1  task name length n (1..128), then n bytes of the name (ASCII)
  *              u32 memory count m, then m x u32 pages
  *              u32 global count g, then g x (u8 type code, 8 bytes; 16 for v128)
- *              u32 segment count s, then s x (u32 memory, u32 offset, u32 length, bytes)
+ *              u32 segment count s, then s x (u32 memory, u32 offset, u32 length, u8 form,
+ *                data): form 0: the length's bytes as they are; form 1: a bitmap of
+ *                ceil(length / 8) bytes (bit i of byte i / 8, lowest bit first: byte i is not
+ *                zero), then only the bytes that are not zero
  *    L-4     4  CRC-32C of bytes 0 .. L-4
  * </pre>
  *
@@ -45,6 +48,8 @@ final class StateFormat {
   static final int HASH_BYTES = 32;
   static final int FIXED = 62; // up to and including the task name length
   static final int CHECKSUM = 4;
+  static final int RAW = 0;
+  static final int BITMAP = 1;
 
   private StateFormat() {}
 
@@ -65,8 +70,11 @@ final class StateFormat {
     for (GlobalValue g : s.globals()) {
       size += g.type() == GlobalValue.Type.V128 ? 17 : 9;
     }
-    for (ModuleState.Segment seg : s.segments()) {
-      size += 12 + seg.data().length;
+    int[] nonZero = new int[s.segments().size()];
+    for (int i = 0; i < nonZero.length; i++) {
+      byte[] data = s.segments().get(i).data();
+      nonZero[i] = nonZeroBytes(data);
+      size += 13 + Math.min(data.length, bitmapSize(data.length) + nonZero[i]);
     }
     size += CHECKSUM;
     if (size > Integer.MAX_VALUE - 16) {
@@ -88,9 +96,28 @@ final class StateFormat {
       }
     }
     b.putInt(s.segments().size());
-    for (ModuleState.Segment seg : s.segments()) {
-      b.putInt(seg.memoryIndex()).putInt((int) seg.offset()).putInt(seg.data().length);
-      b.put(seg.data());
+    for (int i = 0; i < nonZero.length; i++) {
+      ModuleState.Segment seg = s.segments().get(i);
+      byte[] data = seg.data();
+      b.putInt(seg.memoryIndex()).putInt((int) seg.offset()).putInt(data.length);
+      if (data.length <= bitmapSize(data.length) + nonZero[i]) {
+        b.put((byte) RAW).put(data);
+      } else {
+        // Zero bytes that the snapshot kept inside a segment (gaps too short to split it) cost
+        // one bit each instead of a byte: the stored size follows the non-zero bytes.
+        b.put((byte) BITMAP);
+        byte[] out = b.array();
+        int bitmap = b.position();
+        int p = bitmap + (int) bitmapSize(data.length);
+        for (int k = 0; k < data.length; k++) {
+          byte x = data[k];
+          if (x != 0) {
+            out[bitmap + (k >>> 3)] |= (byte) (1 << (k & 7));
+            out[p++] = x;
+          }
+        }
+        b.position(p);
+      }
     }
     CRC32C crc = new CRC32C();
     crc.update(b.array(), 0, b.position());
@@ -188,19 +215,47 @@ final class StateFormat {
         long high = type == GlobalValue.Type.V128 ? b.getLong() : 0;
         globals.add(new GlobalValue(type, bits, high));
       }
-      int segmentCount = count(b, 12, "segment", where);
+      int segmentCount = count(b, 13, "segment", where);
       List<ModuleState.Segment> segments = new ArrayList<>(segmentCount);
       for (int i = 0; i < segmentCount; i++) {
         int at = b.position();
         int memory = b.getInt();
         long offset = Integer.toUnsignedLong(b.getInt());
         long length = Integer.toUnsignedLong(b.getInt());
-        if (memory < 0 || memory >= memories || length > b.remaining()) {
+        int form = b.get();
+        // A segment's length is bounded by what it stores: its bytes, or 8 per bitmap byte.
+        long kept = form == RAW ? length : form == BITMAP ? bitmapSize(length) : -1;
+        if (memory < 0 || memory >= memories || kept < 0 || kept > b.remaining()) {
           throw malformed(
-              where, "segment " + i + " (memory " + memory + ", " + length + " bytes)", at);
+              where,
+              "segment " + i + " (memory " + memory + ", " + length + " bytes, form " + form + ")",
+              at);
         }
         byte[] data = new byte[(int) length];
-        b.get(data);
+        if (form == RAW) {
+          b.get(data);
+        } else {
+          int bitmap = b.position();
+          int p = bitmap + (int) kept;
+          int end = b.limit();
+          for (int k = 0; k < length; k += 8) {
+            int bits = bytes[bitmap + (k >>> 3)] & 0xff;
+            if (bits == 0xff && k + 8 <= length && p + 8 <= end) {
+              System.arraycopy(bytes, p, data, k, 8);
+              p += 8;
+              continue;
+            }
+            for (int j = 0; bits != 0 && k + j < length; j++, bits >>>= 1) {
+              if ((bits & 1) != 0) {
+                if (p >= end) {
+                  throw malformed(where, "segment " + i + " (its bitmap runs past the state)", at);
+                }
+                data[k + j] = bytes[p++];
+              }
+            }
+          }
+          b.position(p);
+        }
         segments.add(new ModuleState.Segment(memory, offset, data));
       }
       if (b.hasRemaining()) {
@@ -217,6 +272,31 @@ final class StateFormat {
     } catch (java.nio.BufferUnderflowException e) {
       throw new InvalidState(Reason.FORMAT, where + ": malformed state, it ends inside a field");
     }
+  }
+
+  static long bitmapSize(long length) {
+    return (length + 7) >>> 3;
+  }
+
+  private static final long LOWS = 0x7f7f7f7f7f7f7f7fL;
+
+  /** The bytes of {@code data} that are not zero, counted 8 at a time. */
+  static int nonZeroBytes(byte[] data) {
+    int zeros = 0;
+    ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
+    int i = 0;
+    for (; i + 8 <= data.length; i += 8) {
+      long v = b.getLong(i);
+      // The high bit of each byte of t is set exactly when that byte of v is zero.
+      long t = ~(((v & LOWS) + LOWS) | v | LOWS);
+      zeros += Long.bitCount(t);
+    }
+    for (; i < data.length; i++) {
+      if (data[i] == 0) {
+        zeros++;
+      }
+    }
+    return data.length - zeros;
   }
 
   /** Reads a count and checks that that many entries of at least {@code min} bytes fit. */
