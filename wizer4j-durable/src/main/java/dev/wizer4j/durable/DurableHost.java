@@ -173,7 +173,14 @@ public final class DurableHost {
   /** Starts task {@code task} of guest {@code guest} and saves its first state (generation 1). */
   public TaskStatus start(String guest, String task, Delivery delivery) {
     SnapshotStore.checkTaskName(task);
-    Guest g = guest(SnapshotStore.checkGuestHash(guest), "task `" + task + "`");
+    String where = "task `" + task + "`";
+    Guest g = guest(SnapshotStore.checkGuestHash(guest), where);
+    if (store.loadGuest(guest).isEmpty()) {
+      // Verified in this process for another store, perhaps, but a task must be resumable from
+      // its own store.
+      throw new InvalidState(
+          Reason.OTHER_GUEST, where + ": the store does not have guest " + guest.substring(0, 12));
+    }
     Optional<SnapshotStore.Stored> existing = store.load(task);
     if (existing.isPresent()) {
       throw new DurableException.Conflict(task, 0, existing.get().generation());

@@ -269,6 +269,19 @@ class DurableHostTest {
 
   @ParameterizedTest
   @MethodSource("kinds")
+  void aTaskStartsOnlyWithAGuestItsStoreHas(Stores.Kind kind) {
+    try (Stores.Opened s = Stores.open(kind, tmp)) {
+      // The guest is verified (and cached) in this process, but registered in another store.
+      String guest = host(new DirectoryStore(tmp.resolve("other"))).register(Guests.wasm());
+      DurableHost host = host(s.store());
+      InvalidState e = assertThrows(InvalidState.class, () -> Guests.start(host, guest, "a", 3, 0));
+      assertEquals(Reason.OTHER_GUEST, e.reason());
+      assertTrue(s.store().load("a").isEmpty());
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("kinds")
   void twoStepsFromOneGenerationOneSavesTheOtherConflicts(Stores.Kind kind) {
     try (Stores.Opened s = Stores.open(kind, tmp)) {
       DurableHost host = host(s.store());
