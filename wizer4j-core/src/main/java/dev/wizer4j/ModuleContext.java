@@ -29,7 +29,7 @@ public final class ModuleContext {
       int index, GlobalValue.Type type, boolean mutable, int typeStart, int exprStart, int end) {}
 
   /** A defined memory: its limits flags and maximum as encoded (its minimum is rewritten). */
-  record MemoryDef(int index, int flags, long max) {
+  record MemoryDef(int index, int flags, long min, long max) {
     boolean hasMax() {
       return (flags & Wasm.LIMITS_HAS_MAX) != 0;
     }

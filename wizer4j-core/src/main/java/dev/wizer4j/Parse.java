@@ -450,7 +450,7 @@ final class Parse {
       if ((flags & ~(Wasm.LIMITS_HAS_MAX | Wasm.LIMITS_SHARED)) != 0) {
         throw new WizerException.InvalidModule("unknown memory limits flags " + flags, at);
       }
-      m.memories.add(new MemoryDef(index, flags, max));
+      m.memories.add(new MemoryDef(index, flags, min, max));
     }
   }
 
