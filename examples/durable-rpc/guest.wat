@@ -19,6 +19,8 @@
 ;;   pending_request() -> i32             the request id (= k, the argument of f) or -1
 ;;   result() -> i64                      the result once done (the partial sum before)
 ;;   task_id() -> i32                     the id given to `start`
+;;   durable_status() -> i64              the request waited for, -1 once done, -2 before `start`
+;;   durable_result() -> i64              the result (wizer4j-durable's guest contract)
 ;;
 ;; Build: ./build.sh (wat2wasm guest.wat -o guest.wasm)
 (module
@@ -101,6 +103,15 @@
         (return (i32.const 1))))
     (global.set $pending (local.get $k))
     (i32.const 0))
+
+  ;; The guest contract of wizer4j-durable's DurableHost: where the task stands (k >= 0: waiting
+  ;; for request k; -1: done; -2: no task begun) and, once done, the result.
+  (func (export "durable_status") (result i64)
+    (if (i32.eq (global.get $phase) (i32.const 2)) (then (return (i64.const -1))))
+    (if (i32.eq (global.get $phase) (i32.const 1))
+      (then (return (i64.extend_i32_s (global.get $pending)))))
+    (i64.const -2))
+  (func (export "durable_result") (result i64) (i64.load offset=16 (global.get $TASK)))
 
   (func (export "pending_request") (result i32) (global.get $pending))
   (func (export "result") (result i64) (i64.load offset=16 (global.get $TASK)))

@@ -5,7 +5,7 @@
 #   ./run.sh [N]     N: how many remote answers the task needs (default 5, at most 1000)
 #
 # Builds target/durable-rpc.jar with Maven on first use (or when a source changed). The task's
-# state is kept in target/demo-state/ (recreated on every run) for you to look at.
+# store is target/demo-state/ (recreated on every run), for you to look at.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,7 +23,7 @@ fi
 
 stale() {
   [ ! -f "$jar" ] && return 0
-  [ -n "$(find "$root/pom.xml" "$root"/wizer4j-core "$root"/wizer4j-endive "$here/pom.xml" \
+  [ -n "$(find "$root/pom.xml" "$root"/wizer4j-core "$root"/wizer4j-endive "$root"/wizer4j-durable "$here/pom.xml" \
       "$here/src/main" \( -name pom.xml -o -path '*/src/main/*' \) -newer "$jar" -type f \
       -print -quit 2>/dev/null)" ]
 }
@@ -31,7 +31,8 @@ stale() {
 cd "$here"
 if stale; then
   echo "building $jar ..."
-  (cd "$root" && mvn -q -B -DskipTests install -pl examples/durable-rpc -am) || {
+  (cd "$root" && mvn -q -B -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true \
+    package -pl examples/durable-rpc -am) || {
     echo "run.sh: build failed" >&2
     exit 1
   }

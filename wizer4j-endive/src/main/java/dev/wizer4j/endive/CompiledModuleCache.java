@@ -27,8 +27,6 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import run.endive.compiler.Cache;
-import run.endive.compiler.MachineFactoryCompiler;
 import run.endive.runtime.Instance;
 import run.endive.runtime.Machine;
 import run.endive.wasm.WasmModule;
@@ -145,31 +143,26 @@ final class CompiledModuleCache {
     }
   }
 
-  /** The disk side, in the form Endive's compiler takes; a no-op cache when there is no dir. */
-  Cache disk(Consumer<String> note) {
-    return new Cache() {
-      @Override
-      public byte[] get(String digest) {
-        if (dir == null) {
-          return null;
-        }
-        byte[] data = read(dir.resolve(fileName(ENGINE + "/" + digest)));
-        note.accept("compile cache: " + (data != null ? "hit" : "miss") + " in " + dir);
-        return data;
-      }
+  /** The disk entry for a module digest, or null (no disk side, absent, or damaged). */
+  byte[] read(String digest, Consumer<String> note) {
+    if (dir == null) {
+      return null;
+    }
+    byte[] data = read(dir.resolve(fileName(ENGINE + "/" + digest)));
+    note.accept("compile cache: " + (data != null ? "hit" : "miss") + " in " + dir);
+    return data;
+  }
 
-      @Override
-      public void putIfAbsent(String digest, byte[] data) {
-        if (dir == null) {
-          return;
-        }
-        try {
-          write(fileName(ENGINE + "/" + digest), data);
-        } catch (IOException | RuntimeException e) {
-          note.accept("compile cache: not written (" + e.getMessage() + ")");
-        }
-      }
-    };
+  /** Publishes a disk entry for a module digest unless one exists; failures are only noted. */
+  void write(String digest, byte[] data, Consumer<String> note) {
+    if (dir == null) {
+      return;
+    }
+    try {
+      write(fileName(ENGINE + "/" + digest), data);
+    } catch (IOException | RuntimeException e) {
+      note.accept("compile cache: not written (" + e.getMessage() + ")");
+    }
   }
 
   private static String key(WasmModule module) {
@@ -325,7 +318,7 @@ final class CompiledModuleCache {
 
   private static String mavenVersion(String artifact) {
     String res = "/META-INF/maven/run.endive/" + artifact + "/pom.properties";
-    try (InputStream in = MachineFactoryCompiler.class.getResourceAsStream(res)) {
+    try (InputStream in = CompiledModuleCache.class.getResourceAsStream(res)) {
       if (in != null) {
         Properties p = new Properties();
         p.load(in);

@@ -2,15 +2,19 @@ package dev.wizer4j.endive;
 
 import dev.wizer4j.InstanceState;
 import dev.wizer4j.ModuleContext;
+import dev.wizer4j.Names;
 import dev.wizer4j.Progress;
+import dev.wizer4j.WasmBounds;
 import dev.wizer4j.WizerException;
 import dev.wizer4j.WizerRuntime;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -55,6 +59,12 @@ public final class EndiveRuntime implements WizerRuntime {
    */
   public static final int MAX_PAGES = 32767;
 
+  /**
+   * Endive allocates every element of a table when it instantiates it (about 16 bytes each). V8
+   * refuses tables of more than 10,000,000 elements, so no module that runs on the web needs more.
+   */
+  public static final long MAX_TABLE_ELEMENTS = 10_000_000;
+
   /** How Endive executes the init code. */
   public enum Engine {
     /**
@@ -83,6 +93,7 @@ public final class EndiveRuntime implements WizerRuntime {
   private final Engine engine;
   private final boolean compileCache;
   private final OutputStream stdout;
+  private final boolean deterministic;
 
   /**
    * A runtime with the defaults of {@link #builder()}: no WASI, the engine chosen automatically.
@@ -101,6 +112,7 @@ public final class EndiveRuntime implements WizerRuntime {
     this.engine = b.engine;
     this.compileCache = b.compileCache;
     this.stdout = b.stdout;
+    this.deterministic = b.deterministic;
   }
 
   public static Builder builder() {
@@ -115,46 +127,56 @@ public final class EndiveRuntime implements WizerRuntime {
                 () ->
                     new IllegalArgumentException(
                         "the module context was not decoded by Endive's parser"));
-    checkLimits(module);
+    checkLimits(module, "");
     Function<Instance, Machine> machine = machine(module, progress);
     progress.stage("instantiate");
-    WasiPreview1 wasi = allowWasi ? wasi() : null;
+    DeterministicWasi det = allowWasi && deterministic ? new DeterministicWasi() : null;
+    SandboxedWasi wasi = allowWasi ? wasi(det) : null;
     try {
       Map<String, Instance> preloaded = new HashMap<>();
       for (Preload p : preloads) {
         WasmModule pm;
         try {
+          WasmBounds.check(p.wasm()); // before Endive's parser allocates from declared sizes
           pm = Parser.parse(p.wasm());
         } catch (RuntimeException e) {
           throw new WizerException.InitFailed(
-              "preload module `" + p.name() + "` is invalid: " + e.getMessage(), e);
+              "preload module " + Names.quote(p.name()) + " is invalid: " + describe(e), e);
         }
+        checkLimits(pm, "preload module " + Names.quote(p.name()) + ": ");
         try {
           preloaded.put(
               p.name(),
               Instance.builder(pm)
-                  .withImportValues(imports(pm, wasi, preloaded))
+                  .withMemoryFactory(PageLimitedMemory.factory())
+                  .withImportValues(imports(pm, wasi, det, preloaded))
                   .withStart(false)
                   .build());
         } catch (WasmEngineException e) {
           throw new WizerException.InitFailed(
-              "failed to instantiate preload module `" + p.name() + "`: " + e.getMessage(), e);
+              "failed to instantiate preload module " + Names.quote(p.name()) + ": " + describe(e),
+              e);
         }
       }
 
       Instance.Builder builder =
           Instance.builder(module)
-              .withImportValues(imports(module, wasi, preloaded))
+              .withMemoryFactory(PageLimitedMemory.factory())
+              .withImportValues(imports(module, wasi, det, preloaded))
               .withStart(false);
       if (machine != null) {
         builder.withMachineFactory(machine);
       }
-      builder.withMemoryFactory(Engines.memoryFactory());
       Instance instance;
       try {
         instance = builder.build();
       } catch (RuntimeException e) {
-        throw failure("instantiating the module (its start function)", e);
+        throw failure(
+            module.startSection().isPresent()
+                ? "instantiating the module (its segments, then its start function)"
+                : "instantiating the module",
+            e,
+            false);
       }
 
       ExportFunction initialize = exportedFunction(instance, "_initialize");
@@ -175,20 +197,33 @@ public final class EndiveRuntime implements WizerRuntime {
   }
 
   /** Rejects what Endive cannot hold, before anything is allocated. */
-  private static void checkLimits(WasmModule module) {
-    var memories = module.memorySection();
-    if (memories.isEmpty()) {
-      return;
-    }
-    int imported = module.importSection().count(ExternalType.MEMORY);
-    for (int i = 0; i < memories.get().memoryCount(); i++) {
-      long min = Integer.toUnsignedLong(memories.get().getMemory(i).limits().initialPages());
-      if (min > MAX_PAGES) {
+  private static void checkLimits(WasmModule module, String which) {
+    module
+        .memorySection()
+        .ifPresent(
+            memories -> {
+              int imported = module.importSection().count(ExternalType.MEMORY);
+              for (int i = 0; i < memories.memoryCount(); i++) {
+                long min = Integer.toUnsignedLong(memories.getMemory(i).limits().initialPages());
+                if (min > MAX_PAGES) {
+                  throw new WizerException.Unsupported(
+                      String.format(
+                          "%smemory %d starts at %d pages (%d MiB), more than the %d pages (2 GiB)"
+                              + " the Endive runtime can hold",
+                          which, imported + i, min, min / 16, MAX_PAGES));
+                }
+              }
+            });
+    var tables = module.tableSection();
+    int importedTables = module.importSection().count(ExternalType.TABLE);
+    for (int i = 0; i < tables.tableCount(); i++) {
+      long min = tables.getTable(i).limits().min();
+      if (min > MAX_TABLE_ELEMENTS) {
         throw new WizerException.Unsupported(
             String.format(
-                "memory %d starts at %d pages (%d MiB), more than the %d pages (2 GiB) the"
-                    + " Endive runtime can hold",
-                imported + i, min, min / 16, MAX_PAGES));
+                "%stable %d starts at %d elements, more than the %d the Endive runtime is let"
+                    + " allocate",
+                which, importedTables + i, min, MAX_TABLE_ELEMENTS));
       }
     }
   }
@@ -213,11 +248,11 @@ public final class EndiveRuntime implements WizerRuntime {
     try {
       f.apply();
     } catch (RuntimeException | StackOverflowError e) {
-      throw failure("the `" + name + "` function", e);
+      throw failure("the " + Names.quote(name) + " function", e, true);
     }
   }
 
-  private static WizerException failure(String where, Throwable e) {
+  private static WizerException failure(String where, Throwable e, boolean call) {
     Throwable c = e;
     while (c != null) {
       if (c instanceof WizerException w) {
@@ -232,7 +267,7 @@ public final class EndiveRuntime implements WizerRuntime {
     if (e instanceof StackOverflowError) {
       return new WizerException.InitFailed(where + " trapped: call stack exhausted", e);
     }
-    String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    String msg = e.getMessage() == null ? "" : e.getMessage();
     if (msg.startsWith("Machine doesn't recognize Instruction")) {
       return new WizerException.InitFailed(
           where
@@ -241,30 +276,65 @@ public final class EndiveRuntime implements WizerRuntime {
               + "); SIMD needs Endive's SIMD interpreter, which requires Java 21 or later",
           e);
     }
-    return new WizerException.InitFailed(where + " trapped: " + msg, e);
+    // A call traps; instantiating fails (a segment out of bounds, an import that cannot be
+    // linked, or a trap in the start function, which Endive reports as the instance failing).
+    String verb = call ? " trapped: " : " failed: ";
+    return new WizerException.InitFailed(where + verb + describe(e), e);
   }
 
-  private WasiPreview1 wasi() {
+  static String describe(Throwable e) {
+    return Names.message(
+        e, "internal error of the Endive runtime (run with --stack-trace for details)");
+  }
+
+  private SandboxedWasi wasi(DeterministicWasi det) {
     WasiOptions.Builder opts = WasiOptions.builder();
-    if (inheritStdio) {
-      opts.withStdin(System.in);
-      opts.withStdout(stdout != null ? stdout : System.out);
-      opts.withStderr(System.err);
+    if (det != null) {
+      opts.withClock(det.clock).withRandom(det.random());
     }
-    Map<String, String> all = new TreeMap<>();
+    // Endive calls every stream a terminal; wasmtime calls a stream a character device only when
+    // it is one (and "unknown" otherwise), which changes how a libc buffers stdout. The JDK tells
+    // only whether stdin and stdout both are; that answer stands for all three.
+    boolean tty = inheritStdio && ProcessEnvironment.stdioIsTerminal();
+    boolean stdoutTty = tty && stdout == null;
+    if (inheritStdio) {
+      opts.withStdin(System.in, tty);
+      opts.withStdout(stdout != null ? stdout : System.out, stdoutTty);
+      opts.withStderr(System.err, tty);
+    } else {
+      opts.withStdin(InputStream.nullInputStream(), false);
+      opts.withStdout(OutputStream.nullOutputStream(), false);
+      opts.withStderr(OutputStream.nullOutputStream(), false);
+    }
+    // Inherited variables in the process's order, as wasmtime passes them; entries set on the
+    // builder replace an inherited value in place, and new ones follow.
+    Map<String, String> all = new LinkedHashMap<>();
     if (inheritEnv) {
-      all.putAll(System.getenv());
+      all.putAll(ProcessEnvironment.inOrder());
     }
     all.putAll(env);
     all.forEach(opts::withEnvironment);
+    // Endive numbers preopens in the order of a map keyed by guest name (a repeated name keeps
+    // its first place and its last directory); the sandbox must know each descriptor's directory.
+    Map<String, Path> preopens = new LinkedHashMap<>();
     for (Dir d : dirs) {
       if (!Files.isDirectory(d.host())) {
         throw new WizerException.InitFailed(
-            "directory `" + d.host() + "` (for guest path `" + d.guest() + "`) does not exist");
+            "directory "
+                + Names.quote(d.host().toString())
+                + " (for guest path "
+                + Names.quote(d.guest())
+                + ") does not exist");
       }
-      opts.withDirectory(d.guest(), d.host());
+      preopens.put(d.guest(), d.host());
     }
-    return WasiPreview1.builder().withOptions(opts.build()).build();
+    preopens.forEach(opts::withDirectory);
+    return new SandboxedWasi(
+        WasiPreview1.builder().withOptions(opts.build()).build(),
+        new ArrayList<>(preopens.values()),
+        tty,
+        stdoutTty,
+        tty);
   }
 
   /**
@@ -272,12 +342,19 @@ public final class EndiveRuntime implements WizerRuntime {
    * traps naming the import. Other imports are left for Endive to report as unlinkable.
    */
   private static ImportValues imports(
-      WasmModule module, WasiPreview1 wasi, Map<String, Instance> preloads) {
+      WasmModule module,
+      SandboxedWasi wasi,
+      DeterministicWasi det,
+      Map<String, Instance> preloads) {
     Map<String, HostFunction> wasiFns = new HashMap<>();
     if (wasi != null) {
       for (HostFunction f : wasi.toHostFunctions()) {
         wasiFns.put(f.name(), f);
       }
+    }
+    if (det != null) {
+      HostFunction clock = det.clockTimeGet(WASI_MODULE);
+      wasiFns.put(clock.name(), clock);
     }
     List<ImportFunction> fns = new ArrayList<>();
     var section = module.importSection();
@@ -307,8 +384,11 @@ public final class EndiveRuntime implements WizerRuntime {
                 name,
                 type,
                 (inst, args) -> {
-                  throw new WizerException(
-                      "called the import `" + mod + "." + name + "`, which is not available" + why);
+                  throw new WizerException.InitFailed(
+                      "called the import "
+                          + Names.quote(mod + "." + name)
+                          + ", which is not available"
+                          + why);
                 }));
       }
     }
@@ -326,6 +406,7 @@ public final class EndiveRuntime implements WizerRuntime {
     private Engine engine = Engine.AUTO;
     private boolean compileCache = true;
     private OutputStream stdout;
+    private boolean deterministic;
 
     private Builder() {}
 
@@ -411,6 +492,18 @@ public final class EndiveRuntime implements WizerRuntime {
      */
     public Builder stdout(OutputStream stdout) {
       this.stdout = Objects.requireNonNull(stdout, "stdout");
+      return this;
+    }
+
+    /**
+     * With WASI, make the clocks and {@code random_get} deterministic (default false): the clock
+     * starts at 2000-01-01T00:00:00Z and advances one millisecond per reading, and random bytes
+     * come from a fixed seed, so an init that reads time or randomness gives byte-identical output
+     * on every run. A guest that sleeps still sleeps; host files and an inherited environment are
+     * still the host's.
+     */
+    public Builder deterministic(boolean deterministic) {
+      this.deterministic = deterministic;
       return this;
     }
 

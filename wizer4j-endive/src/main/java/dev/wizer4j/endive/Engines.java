@@ -2,10 +2,7 @@ package dev.wizer4j.endive;
 
 import dev.wizer4j.Progress;
 import java.util.function.Function;
-import run.endive.compiler.InterpreterFallback;
-import run.endive.compiler.MachineFactoryCompiler;
 import run.endive.runtime.ByteArrayMemory;
-import run.endive.runtime.CompiledModule;
 import run.endive.runtime.Instance;
 import run.endive.runtime.InterpreterMachine;
 import run.endive.runtime.Machine;
@@ -58,7 +55,14 @@ final class Engines {
       CompiledModuleCache cache,
       Progress progress) {
     long instructions = instructionCount(module);
-    Choice choice = choose(requested, instructions, cache != null && cache.loaded(module) != null);
+    if (requested == EndiveRuntime.Engine.COMPILER) {
+      RuntimeCompiler.requireAvailable();
+    }
+    boolean available = RuntimeCompiler.available();
+    Choice choice =
+        available
+            ? choose(requested, instructions, cache != null && cache.loaded(module) != null)
+            : new Choice(false, "auto: Endive's compiler is not on the class path");
     progress.note(
         "engine: "
             + (choice.compile() ? "compiler" : "interpreter")
@@ -130,17 +134,8 @@ final class Engines {
         return warm;
       }
     }
-    WasmModule bare = withoutCustomSections(module);
-    MachineFactoryCompiler.Builder b =
-        MachineFactoryCompiler.builder(bare).withInterpreterFallback(InterpreterFallback.SILENT);
-    if (cache != null && module.digest() != null) {
-      b.withCache(cache.disk(progress::note));
-    }
-    Function<Instance, Machine> factory = b.compile();
-    // Endive's factory insists on the very module object it compiled; the machines it makes only
-    // need an instance of a module with the same code, which the original is.
     Function<Instance, Machine> machines =
-        factory instanceof CompiledModule c ? c.machineFactory() : factory;
+        RuntimeCompiler.compile(withoutCustomSections(module), cache, progress::note);
     if (cache != null) {
       cache.keepLoaded(module, machines);
     }

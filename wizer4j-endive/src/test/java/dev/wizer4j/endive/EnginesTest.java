@@ -47,6 +47,21 @@ class EnginesTest {
         .build();
   }
 
+  /** The disk side of a cache, as Endive's compiler sees it. */
+  static Cache disk(CompiledModuleCache c, java.util.function.Consumer<String> note) {
+    return new Cache() {
+      @Override
+      public byte[] get(String digest) {
+        return c.read(digest, note);
+      }
+
+      @Override
+      public void putIfAbsent(String digest, byte[] data) {
+        c.write(digest, data, note);
+      }
+    };
+  }
+
   @Test
   void autoCompilesSmallModulesAndInterpretsLargeOnes() {
     assertTrue(Engines.choose(EndiveRuntime.Engine.AUTO, 12_000, false).compile());
@@ -144,7 +159,7 @@ class EnginesTest {
   void diskEntriesRoundTripAndDamagedOnesAreDropped() throws IOException {
     Path dir = tmp.resolve("cache");
     List<String> notes = new ArrayList<>();
-    Cache disk = new CompiledModuleCache(dir, 1 << 20).disk(notes::add);
+    Cache disk = disk(new CompiledModuleCache(dir, 1 << 20), notes::add);
     assertNull(disk.get("sha-256:abc"));
     byte[] data = "some compiled classes".getBytes();
     disk.putIfAbsent("sha-256:abc", data);
@@ -163,7 +178,7 @@ class EnginesTest {
   @Test
   void diskCacheStaysWithinItsBound() throws IOException {
     Path dir = tmp.resolve("cache");
-    Cache disk = new CompiledModuleCache(dir, 10_000).disk(n -> {});
+    Cache disk = disk(new CompiledModuleCache(dir, 10_000), n -> {});
     for (int i = 0; i < 10; i++) {
       disk.putIfAbsent("sha-256:" + i, new byte[3_000]);
     }
@@ -191,7 +206,7 @@ class EnginesTest {
         results.add(
             pool.submit(
                 () -> {
-                  Cache c = new CompiledModuleCache(dir, 1 << 30).disk(n -> {});
+                  Cache c = disk(new CompiledModuleCache(dir, 1 << 30), n -> {});
                   c.putIfAbsent("sha-256:same", data);
                   return c.get("sha-256:same");
                 }));
@@ -216,7 +231,7 @@ class EnginesTest {
         assertThrows(IOException.class, () -> CompiledModuleCache.ensurePrivateDir(dir));
     assertTrue(e.getMessage().contains("not private"), e.getMessage());
     List<String> notes = new ArrayList<>();
-    new CompiledModuleCache(dir, 1 << 20).disk(notes::add).putIfAbsent("sha-256:x", new byte[1]);
+    disk(new CompiledModuleCache(dir, 1 << 20), notes::add).putIfAbsent("sha-256:x", new byte[1]);
     assertTrue(notes.get(0).contains("not written"), notes.toString());
     try (var s = Files.list(dir)) {
       assertEquals(0, s.count());

@@ -1,76 +1,49 @@
 package dev.wizer4j.examples.durablerpc;
 
-import dev.wizer4j.ModuleContext;
-import dev.wizer4j.Wizer;
-import dev.wizer4j.WizerException;
-import dev.wizer4j.endive.EndiveInstanceState;
-import dev.wizer4j.endive.EndiveRuntime;
+import dev.wizer4j.durable.DirectoryStore;
+import dev.wizer4j.durable.DurableException;
+import dev.wizer4j.durable.DurableHost;
+import dev.wizer4j.durable.JdbcStore;
+import dev.wizer4j.durable.SnapshotStore;
+import dev.wizer4j.durable.TaskStatus;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import run.endive.runtime.Instance;
 import run.endive.wasm.Parser;
 import run.endive.wasm.WasmModule;
 
 /**
- * A durable-execution host: runs a guest task until it only waits for the outside world, snapshots
- * the live instance to a file, and exits; a later process resumes the task from the file when an
- * answer arrives. Each step is a separate process, as it would be after a crash, a deploy, or a
- * move to another machine.
+ * A durable-execution host on wizer4j-durable: runs a guest task until it only waits for the
+ * outside world, saves its state to a store, and exits; a later process resumes the task from the
+ * store when an answer arrives. Each step is a separate process, as it would be after a crash, a
+ * deploy, or a move to another machine.
  *
  * <pre>
- * init GUEST.wasm STATE_DIR                pre-initialize GUEST into STATE_DIR/guest.wasm
- * start STATE_DIR TASK N                   begin task TASK, which needs N answers
- * respond STATE_DIR TASK REQUEST VALUE     deliver the answer VALUE to request REQUEST
- * status STATE_DIR TASK                    show what task TASK waits for (changes nothing)
+ * init GUEST.wasm STORE                    pre-initialize GUEST and keep it in STORE
+ * start STORE TASK N                       begin task TASK, which needs N answers
+ * respond STORE TASK REQUEST VALUE         deliver the answer VALUE to request REQUEST
+ * status STORE TASK                        show where task TASK stands (runs nothing)
+ * list STORE                               every task, with its generation and size
+ * delete STORE TASK                        forget task TASK
+ * materialize STORE TASK OUT.wasm          task TASK as a full module, runnable anywhere
  * run-uninterrupted GUEST.wasm N           the same task in one process, for comparison
  * </pre>
  *
- * <p>A task's whole state is one file, {@code STATE_DIR/TASK.wasm}: a WebAssembly module that
- * starts with the task's memory and globals in place. It keeps wizer4j's instrumentation, so the
- * instance made from it can be snapshotted again after each answer; re-snapshots replace the
- * previous state instead of adding to it, so the file does not grow. Every write goes to a
- * temporary file in the same directory that is moved over the old one only once complete: a step
- * that fails leaves the previous state as it was.
+ * <p>STORE is a directory ({@link DirectoryStore}) or a JDBC URL ({@code jdbc:h2:file:...}, {@code
+ * jdbc:postgresql://...}: {@link JdbcStore}); {@code --store URL} before the command names it
+ * instead of the STORE argument.
  */
 public final class DurableRpcHost {
-  static final String GUEST_FILE = "guest.wasm";
-
-  /**
-   * Snapshots keep the instrumentation so that they can be snapshotted again. {@code init} removes
-   * the guest's {@code wizer-initialize} export, so later snapshots have no init export to remove
-   * and {@code keepInitFunc} does not matter.
-   */
-  private static final Wizer WIZER =
-      Wizer.builder().keepInstrumentation(true).runtime(new EndiveRuntime()).build();
+  /** Exit status of a step that lost a race with another worker: try again. */
+  static final int CONFLICT = 3;
 
   private DurableRpcHost() {}
-
-  /**
-   * Where a task stands after a step.
-   *
-   * @param pending the request the task waits for, or -1 once it is done
-   * @param result the result once done (the partial sum while waiting)
-   * @param size the size of the state file in bytes
-   */
-  record Step(int task, int pending, long result, Path file, long size) {
-    boolean done() {
-      return pending < 0;
-    }
-
-    /** One line for the user; a driver finds the request after "waiting for request ". */
-    String describe() {
-      String where = " (" + file.getFileName() + ", " + size + " bytes)";
-      return done()
-          ? "task " + task + ": done, result " + result + where
-          : "task " + task + ": waiting for request " + pending + where;
-    }
-  }
 
   /**
    * The "remote service" of this example: the answer to request {@code k}. Drivers compute it
@@ -80,193 +53,125 @@ public final class DurableRpcHost {
     return (long) request * request + 7;
   }
 
-  /** Pre-initializes {@code guestWasm} (the prime table is built here, once) into the state dir. */
-  static Path init(Path guestWasm, Path stateDir) {
-    byte[] input = read(guestWasm, "guest module " + guestWasm);
-    byte[] out;
-    try {
-      out = WIZER.run(input);
-    } catch (WizerException e) {
-      throw new HostException("cannot pre-initialize " + guestWasm + ": " + e.getMessage(), e);
-    }
-    Path file = stateDir.resolve(GUEST_FILE);
-    // Never store a guest that could not start a task.
-    Guest.instantiate(parse(out, file).decoded(WasmModule.class).orElseThrow(), file.toString());
-    try {
-      Files.createDirectories(stateDir);
-    } catch (IOException e) {
-      throw new HostException("cannot create " + stateDir + ": " + ioMessage(e), e);
-    }
-    writeAtomically(file, out);
-    return file;
+  static SnapshotStore open(String store) {
+    return store.startsWith("jdbc:") ? JdbcStore.open(store) : new DirectoryStore(Path.of(store));
   }
 
-  /** Begins task {@code task} from the pre-initialized guest and saves it once it waits. */
-  static Step start(Path stateDir, int task, int n) {
-    Path guestFile = stateDir.resolve(GUEST_FILE);
-    if (!Files.isRegularFile(guestFile)) {
-      throw new HostException(
-          "no pre-initialized guest in " + stateDir + " (" + guestFile + "): run `init` first");
+  /** A host that runs the one guest of {@code store}; null guest if it has none yet. */
+  private static DurableHost host(SnapshotStore store) {
+    List<String> guests = store.guests();
+    DurableHost.Builder b = DurableHost.builder().store(store);
+    if (guests.size() == 1) {
+      b.guest(guests.get(0));
     }
-    Path file = taskFile(stateDir, task);
-    if (Files.exists(file)) {
-      throw new HostException("task " + task + " already exists (" + file + ")");
+    return b.build();
+  }
+
+  private static String guest(SnapshotStore store) {
+    List<String> guests = store.guests();
+    if (guests.isEmpty()) {
+      throw new HostException("the store has no guest: run `init` first");
     }
-    ModuleContext cx = parse(read(guestFile, "guest " + guestFile), guestFile);
-    Guest guest =
-        Guest.instantiate(cx.decoded(WasmModule.class).orElseThrow(), guestFile.toString());
-    if (guest.start(task, n) == Guest.REFUSED) {
-      throw new HostException(
-          "the guest refused task " + task + " with N = " + n + " (N must be 1..1000)");
+    if (guests.size() > 1) {
+      throw new HostException("the store has " + guests.size() + " guests; this host runs one");
     }
-    return save(cx, guest, task, file);
+    return guests.get(0);
+  }
+
+  /** Pre-initializes {@code guestWasm} (the prime table is built here, once) into the store. */
+  static String init(Path guestWasm, SnapshotStore store) {
+    byte[] input = read(guestWasm);
+    if (!store.guests().isEmpty()) {
+      throw new HostException("the store has a guest already");
+    }
+    String hash = host(store).register(input);
+    return "pre-initialized " + guestWasm + " as guest " + hash.substring(0, 12);
+  }
+
+  static TaskStatus start(SnapshotStore store, int task, int n) {
+    String guest = guest(store);
+    return host(store)
+        .start(
+            guest,
+            Integer.toString(task),
+            g -> {
+              if (g.call("start", task, n) < 0) {
+                throw new HostException(
+                    "the guest refused task " + task + " with N = " + n + " (N must be 1..1000)");
+              }
+            });
   }
 
   /**
-   * Resumes task {@code task} from its file, delivers the answer to {@code request}, and saves the
-   * task again. The answer must be for the request the task waits for: a duplicate or stale answer
-   * (for example from a driver that retries a step it already made) is refused and the state file
-   * is left as it was.
+   * Resumes task {@code task}, delivers the answer to {@code request}, and saves the task again.
+   * The answer must be for the request the task waits for: a duplicate or stale answer (for example
+   * from a driver that retries a step it already made) is refused and nothing is saved.
    */
-  static Step respond(Path stateDir, int task, int request, long value) {
-    Path file = taskFile(stateDir, task);
-    Resumed r = resume(file, task);
-    int pending = r.guest().pendingRequest();
-    if (pending < 0) {
-      throw new HostException(
-          "task " + task + " is already done (result " + r.guest().result() + "); nothing changed");
-    }
-    if (request != pending) {
-      throw new HostException(
+  static TaskStatus respond(SnapshotStore store, int task, int request, long value) {
+    return host(store)
+        .step(
+            Integer.toString(task),
+            g -> {
+              TaskStatus before = g.before();
+              if (before.done()) {
+                throw new HostException(
+                    "task " + task + " is already done (result " + before.result() + ")");
+              }
+              if (before.request() != request) {
+                throw new HostException(
+                    "task "
+                        + task
+                        + " waits for request "
+                        + before.request()
+                        + ", not request "
+                        + request
+                        + "; nothing changed");
+              }
+              if (g.call("on_response", request, value) < 0) {
+                throw new HostException(
+                    "the guest refused the answer to request " + request + "; nothing changed");
+              }
+            });
+  }
+
+  static TaskStatus status(SnapshotStore store, int task) {
+    return host(store).status(Integer.toString(task));
+  }
+
+  static List<String> list(SnapshotStore store) {
+    List<String> lines = new ArrayList<>();
+    for (SnapshotStore.TaskInfo t : store.list()) {
+      lines.add(
           "task "
-              + task
-              + " waits for request "
-              + pending
-              + ", not request "
-              + request
-              + "; nothing changed");
+              + t.task()
+              + ": generation "
+              + t.generation()
+              + ", "
+              + t.size()
+              + " bytes, updated "
+              + t.updated());
     }
-    if (r.guest().onResponse(request, value) == Guest.REFUSED) {
-      throw new HostException(
-          "the guest in "
-              + file
-              + " refused the answer to request "
-              + request
-              + "; nothing changed");
-    }
-    return save(r.cx(), r.guest(), task, file);
+    return lines;
   }
 
-  /** Reads where task {@code task} stands, without changing it. */
-  static Step status(Path stateDir, int task) {
-    Path file = taskFile(stateDir, task);
-    Resumed r = resume(file, task);
-    return new Step(task, r.guest().pendingRequest(), r.guest().result(), file, r.size());
+  static String delete(SnapshotStore store, int task) {
+    if (!host(store).delete(Integer.toString(task))) {
+      throw new HostException("no task " + task + " in the store");
+    }
+    return "deleted task " + task;
   }
 
-  /** Runs the task in one process, from the original guest, answering with {@link #remote}. */
-  static long runUninterrupted(Path guestWasm, int n) {
-    byte[] bytes = read(guestWasm, "guest module " + guestWasm);
-    WasmModule module;
-    try {
-      module = Parser.parse(bytes);
-    } catch (RuntimeException e) {
-      throw new HostException(guestWasm + " is not a valid module: " + Guest.message(e), e);
-    }
-    Guest guest = Guest.instantiate(module, guestWasm.toString());
-    guest.initialize();
-    int status = guest.start(0, n);
-    if (status == Guest.REFUSED) {
-      throw new HostException("the guest refused a task with N = " + n + " (N must be 1..1000)");
-    }
-    while (status == Guest.WAITING) {
-      int request = guest.pendingRequest();
-      status = guest.onResponse(request, remote(request));
-      if (status == Guest.REFUSED) {
-        throw new HostException("the guest refused the answer to its own request " + request);
-      }
-    }
-    return guest.result();
-  }
-
-  static Path taskFile(Path stateDir, int task) {
-    return stateDir.resolve(task + ".wasm");
-  }
-
-  private record Resumed(ModuleContext cx, Guest guest, long size) {}
-
-  /** Instantiates a task's snapshot: all of its state is in place, nothing runs first. */
-  private static Resumed resume(Path file, int task) {
-    if (!Files.exists(file)) {
-      throw new HostException("no task " + task + ": " + file + " does not exist (start it first)");
-    }
-    byte[] bytes = read(file, "state file " + file);
-    ModuleContext cx = parse(bytes, file);
-    Guest guest = Guest.instantiate(cx.decoded(WasmModule.class).orElseThrow(), file.toString());
-    int stored = guest.taskId();
-    if (stored != task) {
-      throw new HostException(file + " holds task " + stored + ", not task " + task);
-    }
-    return new Resumed(cx, guest, bytes.length);
-  }
-
-  /** Snapshots the live instance and replaces the task's file with it. */
-  private static Step save(ModuleContext cx, Guest guest, int task, Path file) {
-    byte[] snapshot;
-    try {
-      snapshot = WIZER.snapshot(cx, EndiveInstanceState.of(guest.instance()));
-      WIZER.parseInstrumented(snapshot); // never store a state that could not be resumed
-    } catch (WizerException e) {
-      throw new HostException("cannot snapshot task " + task + ": " + e.getMessage(), e);
-    }
-    writeAtomically(file, snapshot);
-    return new Step(task, guest.pendingRequest(), guest.result(), file, snapshot.length);
-  }
-
-  /** Validates {@code bytes} as an instrumented module; {@code file} names it in errors. */
-  private static ModuleContext parse(byte[] bytes, Path file) {
-    try {
-      return WIZER.parseInstrumented(bytes);
-    } catch (WizerException e) {
-      throw new HostException(file + " is not a valid snapshot: " + e.getMessage(), e);
-    } catch (RuntimeException e) {
-      // wizer4j reports bad input as WizerException; anything else is a bug there, but the
-      // user still gets one line naming the file.
-      throw new HostException(file + " is not a valid snapshot: " + Guest.message(e), e);
-    }
-  }
-
-  private static byte[] read(Path file, String what) {
-    try {
-      return Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      throw new HostException(what + " does not exist", e);
-    } catch (IOException e) {
-      throw new HostException("cannot read " + what + ": " + ioMessage(e), e);
-    }
-  }
-
-  /**
-   * Writes {@code bytes} to {@code target} so that a reader sees the old file or the new one, never
-   * a part: write a temporary file beside it, flush it to disk, rename it over the target.
-   */
-  static void writeAtomically(Path target, byte[] bytes) {
-    Path dir = target.toAbsolutePath().getParent();
+  static String materialize(SnapshotStore store, int task, Path out) {
+    byte[] module = host(store).materialize(Integer.toString(task));
+    Path dir = out.toAbsolutePath().getParent();
     Path tmp = null;
     try {
-      tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-        ByteBuffer buf = ByteBuffer.wrap(bytes);
-        while (buf.hasRemaining()) {
-          ch.write(buf);
-        }
-        ch.force(true);
-      }
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      tmp = Files.createTempFile(dir, "." + out.getFileName() + ".", ".tmp");
+      Files.write(tmp, module);
+      Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       tmp = null;
-      syncDirectory(dir);
     } catch (IOException e) {
-      throw new HostException("cannot write " + target + ": " + ioMessage(e), e);
+      throw new HostException("cannot write " + out + ": " + e.getMessage(), e);
     } finally {
       if (tmp != null) {
         try {
@@ -276,19 +181,38 @@ public final class DurableRpcHost {
         }
       }
     }
+    return "task " + task + " written to " + out + " (" + module.length + " bytes)";
   }
 
-  /** Makes the rename durable where the platform allows opening a directory (Linux does). */
-  private static void syncDirectory(Path dir) {
-    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-      ch.force(true);
-    } catch (IOException | RuntimeException e) {
-      // not supported here (for example on Windows); the rename itself is still atomic
+  /** Runs the task in one process, from the original guest, answering with {@link #remote}. */
+  static long runUninterrupted(Path guestWasm, int n) {
+    WasmModule module;
+    try {
+      module = Parser.parse(read(guestWasm));
+    } catch (RuntimeException e) {
+      throw new HostException(guestWasm + " is not a valid module: " + e.getMessage(), e);
     }
+    Instance guest = Instance.builder(module).build();
+    guest.export("wizer-initialize").apply();
+    long status = guest.export("start").apply(0, n)[0];
+    if (status < 0) {
+      throw new HostException("the guest refused a task with N = " + n + " (N must be 1..1000)");
+    }
+    while (status == 0) {
+      int request = (int) guest.export("pending_request").apply()[0];
+      status = guest.export("on_response").apply(request, remote(request))[0];
+    }
+    return guest.export("result").apply()[0];
   }
 
-  private static String ioMessage(IOException e) {
-    return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+  private static byte[] read(Path file) {
+    try {
+      return Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      throw new HostException(file + " does not exist", e);
+    } catch (IOException e) {
+      throw new HostException("cannot read " + file + ": " + e.getMessage(), e);
+    }
   }
 
   // ---------------------------------------------------------------- command line
@@ -296,10 +220,14 @@ public final class DurableRpcHost {
   private static final String USAGE =
       String.join(
           "\n",
-          "usage: DurableRpcHost init GUEST.wasm STATE_DIR",
-          "       DurableRpcHost start STATE_DIR TASK N",
-          "       DurableRpcHost respond STATE_DIR TASK REQUEST VALUE",
-          "       DurableRpcHost status STATE_DIR TASK",
+          "usage: DurableRpcHost [--store STORE] COMMAND ARGS   (STORE: a directory or jdbc:...)",
+          "       DurableRpcHost init GUEST.wasm STORE",
+          "       DurableRpcHost start STORE TASK N",
+          "       DurableRpcHost respond STORE TASK REQUEST VALUE",
+          "       DurableRpcHost status STORE TASK",
+          "       DurableRpcHost list STORE",
+          "       DurableRpcHost delete STORE TASK",
+          "       DurableRpcHost materialize STORE TASK OUT.wasm",
           "       DurableRpcHost run-uninterrupted GUEST.wasm N");
 
   /** A mistake in the command line: exit status 2. */
@@ -317,10 +245,15 @@ public final class DurableRpcHost {
     System.exit(run(args, System.out, System.err));
   }
 
-  /** Runs one command; returns the exit status (0 ok, 1 failed step, 2 bad command line). */
+  /**
+   * Runs one command; returns the exit status (0 ok, 1 failed step, 2 bad command line, 3 lost a
+   * race with another worker: nothing was saved, try again).
+   */
   static int run(String[] args, PrintStream out, PrintStream err) {
     try {
-      out.println(execute(args));
+      for (String line : execute(args)) {
+        out.println(line);
+      }
       return 0;
     } catch (UsageException e) {
       err.println("error: " + e.getMessage());
@@ -328,51 +261,117 @@ public final class DurableRpcHost {
         err.println(USAGE);
       }
       return 2;
-    } catch (HostException e) {
+    } catch (DurableException.Conflict e) {
       err.println("error: " + e.getMessage());
+      return CONFLICT;
+    } catch (HostException | DurableException e) {
+      err.println("error: " + oneLine(e.getMessage()));
       return 1;
     } catch (RuntimeException | StackOverflowError e) {
-      err.println("error: unexpected " + e.getClass().getSimpleName() + ": " + Guest.message(e));
+      err.println(
+          "error: unexpected " + e.getClass().getSimpleName() + ": " + oneLine(e.getMessage()));
       return 1;
     }
   }
 
-  private static String execute(String[] args) {
-    if (args.length == 0) {
+  private static String oneLine(String s) {
+    return s == null ? "" : s.strip().replace('\n', ' ').replace('\r', ' ');
+  }
+
+  /** Where each command takes STORE, so that {@code --store URL} can stand in for it. */
+  private static int storeArgument(String command) {
+    return switch (command) {
+      case "init" -> 2;
+      case "run-uninterrupted" -> -1;
+      default -> 1;
+    };
+  }
+
+  private static List<String> execute(String[] argv) {
+    List<String> args = new ArrayList<>(List.of(argv));
+    String storeOption = null;
+    if (!args.isEmpty() && (args.get(0).equals("--store") || args.get(0).startsWith("--store="))) {
+      if (args.get(0).startsWith("--store=")) {
+        storeOption = args.remove(0).substring("--store=".length());
+      } else {
+        args.remove(0);
+        if (args.isEmpty()) {
+          throw new UsageException("--store needs a value", true);
+        }
+        storeOption = args.remove(0);
+      }
+    }
+    if (args.isEmpty()) {
       throw new UsageException("no command given", true);
     }
-    switch (args[0]) {
+    String command = args.get(0);
+    if (storeOption != null) {
+      int at = storeArgument(command);
+      if (at < 0) {
+        throw new UsageException("`" + command + "` takes no store", true);
+      }
+      args.add(Math.min(at, args.size()), storeOption);
+    }
+    switch (command) {
       case "init" -> {
         arity(args, 2);
-        Path file = init(Path.of(args[1]), Path.of(args[2]));
-        return "pre-initialized " + args[1] + " into " + file + " (" + size(file) + " bytes)";
+        try (SnapshotStore store = open(args.get(2))) {
+          return List.of(init(Path.of(args.get(1)), store));
+        }
       }
       case "start" -> {
         arity(args, 3);
-        return start(Path.of(args[1]), task(args[2]), intArg("N", args[3])).describe();
+        try (SnapshotStore store = open(args.get(1))) {
+          return List.of(start(store, task(args.get(2)), intArg("N", args.get(3))).describe());
+        }
       }
       case "respond" -> {
         arity(args, 4);
-        int request = intArg("REQUEST", args[3]);
-        return respond(Path.of(args[1]), task(args[2]), request, longArg("VALUE", args[4]))
-            .describe();
+        int task = task(args.get(2));
+        int request = intArg("REQUEST", args.get(3));
+        long value = longArg("VALUE", args.get(4));
+        try (SnapshotStore store = open(args.get(1))) {
+          return List.of(respond(store, task, request, value).describe());
+        }
       }
       case "status" -> {
         arity(args, 2);
-        return status(Path.of(args[1]), task(args[2])).describe();
+        try (SnapshotStore store = open(args.get(1))) {
+          return List.of(status(store, task(args.get(2))).describe());
+        }
+      }
+      case "list" -> {
+        arity(args, 1);
+        try (SnapshotStore store = open(args.get(1))) {
+          return list(store);
+        }
+      }
+      case "delete" -> {
+        arity(args, 2);
+        try (SnapshotStore store = open(args.get(1))) {
+          return List.of(delete(store, task(args.get(2))));
+        }
+      }
+      case "materialize" -> {
+        arity(args, 3);
+        try (SnapshotStore store = open(args.get(1))) {
+          return List.of(materialize(store, task(args.get(2)), Path.of(args.get(3))));
+        }
       }
       case "run-uninterrupted" -> {
         arity(args, 2);
-        return "uninterrupted: result " + runUninterrupted(Path.of(args[1]), intArg("N", args[2]));
+        return List.of(
+            "uninterrupted: result "
+                + runUninterrupted(Path.of(args.get(1)), intArg("N", args.get(2))));
       }
-      default -> throw new UsageException("unknown command `" + args[0] + "`", true);
+      default -> throw new UsageException("unknown command `" + command + "`", true);
     }
   }
 
-  private static void arity(String[] args, int n) {
-    if (args.length - 1 != n) {
+  private static void arity(List<String> args, int n) {
+    if (args.size() - 1 != n) {
       throw new UsageException(
-          "`" + args[0] + "` takes " + n + " arguments, got " + (args.length - 1), true);
+          "`" + args.get(0) + "` takes " + n + " arguments, got " + (args.size() - 1), true);
     }
   }
 
@@ -397,14 +396,6 @@ public final class DurableRpcHost {
       return Long.parseLong(s);
     } catch (NumberFormatException e) {
       throw new UsageException(name + " must be an integer, got `" + s + "`", false);
-    }
-  }
-
-  private static long size(Path file) {
-    try {
-      return Files.size(file);
-    } catch (IOException e) {
-      return -1;
     }
   }
 }

@@ -4,23 +4,31 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wizer4j.durable.DirectoryStore;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import run.endive.wasm.Parser;
 
 /**
  * Every step in its own JVM, as a user (or a scheduler) runs it: nothing survives between steps but
- * the files in the state directory.
+ * what is in the store.
  */
 class DurableRpcProcessTest {
   private static final Pattern WAITING =
@@ -32,8 +40,13 @@ class DurableRpcProcessTest {
   record Run(int exit, String out, String err) {}
 
   static Run host(String... args) throws IOException, InterruptedException {
+    return host(List.of(), args);
+  }
+
+  static Run host(List<String> jvm, String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(jvm);
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add(DurableRpcHost.class.getName());
@@ -81,11 +94,19 @@ class DurableRpcProcessTest {
 
   @Test
   void eachStepInItsOwnProcessGivesTheUninterruptedResult() throws Exception {
-    String guest = DurableRpcTest.GUEST.toString();
-    String state = dir.toString();
-    assertTrue(ok(host("init", guest, state)).startsWith("pre-initialized "));
+    walkThrough(dir.resolve("store").toString());
+  }
 
-    String line = ok(host("start", state, "7", "5"));
+  @Test
+  void theSameWithTheStateInAnH2Database() throws Exception {
+    walkThrough("jdbc:h2:file:" + dir.resolve("db").toAbsolutePath());
+  }
+
+  private void walkThrough(String store) throws Exception {
+    String guest = DurableRpcTest.GUEST.toString();
+    assertTrue(ok(host("init", guest, store)).startsWith("pre-initialized "));
+
+    String line = ok(host("--store", store, "start", "7", "5"));
     int answered = 0;
     Matcher m;
     while ((m = WAITING.matcher(line)).find()) {
@@ -96,7 +117,7 @@ class DurableRpcProcessTest {
           ok(
               host(
                   "respond",
-                  state,
+                  store,
                   "7",
                   m.group(2),
                   Long.toString(DurableRpcHost.remote(request))));
@@ -109,24 +130,33 @@ class DurableRpcProcessTest {
 
     assertEquals("uninterrupted: result " + durable, ok(host("run-uninterrupted", guest, "5")));
     assertEquals(458, durable);
-    assertEquals(line, ok(host("status", state, "7")));
+    assertEquals(line, ok(host("status", store, "7")));
+
+    String listed = ok(host("list", store));
+    assertTrue(listed.startsWith("task 7: generation 6, "), listed);
+    Path module = dir.resolve("task7.wasm");
+    assertTrue(ok(host("materialize", store, "7", module.toString())).startsWith("task 7 written"));
+    assertEquals(0, Parser.parse(Files.readAllBytes(module)).startSection().map(x -> 1).orElse(0));
+    assertEquals("deleted task 7", ok(host("delete", store, "7")));
+    Run empty = host("list", store);
+    assertEquals(0, empty.exit());
+    assertEquals("", empty.out());
+    assertEquals("error: no task 7 in the store", failed(host("delete", store, "7")));
   }
 
   @Test
   void failedStepsExitNonZeroWithOneLineAndLeaveTheStateAsItWas() throws Exception {
     String guest = DurableRpcTest.GUEST.toString();
-    String state = dir.toString();
+    Path storeDir = dir.resolve("store");
+    String state = storeDir.toString();
     ok(host("init", guest, state));
     ok(host("start", state, "1", "3"));
     ok(host("respond", state, "1", "0", "7"));
-    Path file = dir.resolve("1.wasm");
+    Path file = new DirectoryStore(storeDir).stateFile("1").orElseThrow();
     byte[] before = Files.readAllBytes(file);
 
     // No such task.
-    String missing = failed(host("respond", state, "2", "0", "7"));
-    assertEquals(
-        "error: no task 2: " + dir.resolve("2.wasm") + " does not exist (start it first)", missing);
-    assertTrue(Files.notExists(dir.resolve("2.wasm")));
+    assertEquals("error: no task `2` in the store", failed(host("respond", state, "2", "0", "7")));
 
     // A duplicate answer (a driver retrying a step that already went through).
     assertEquals(
@@ -134,22 +164,31 @@ class DurableRpcProcessTest {
         failed(host("respond", state, "1", "0", "7")));
     assertArrayEquals(before, Files.readAllBytes(file));
 
-    // Starting a task that exists would lose its state.
-    assertEquals(
-        "error: task 1 already exists (" + file + ")", failed(host("start", state, "1", "3")));
+    // Starting a task that exists would lose its state: a conflict, exit status 3.
+    Run again = host("start", state, "1", "3");
+    assertEquals(DurableRpcHost.CONFLICT, again.exit());
+    assertTrue(again.err().startsWith("error: task `1`: conflict"), again.err());
     assertArrayEquals(before, Files.readAllBytes(file));
 
     // A corrupted state file: cut short, as by a copy that did not finish.
     byte[] truncated = java.util.Arrays.copyOf(before, before.length / 2);
     Files.write(file, truncated);
     String corrupt = failed(host("respond", state, "1", "1", "8"));
-    assertTrue(corrupt.startsWith("error: " + file + " is not a valid snapshot: "), corrupt);
+    assertTrue(corrupt.startsWith("error: task `1`: truncated"), corrupt);
     assertArrayEquals(truncated, Files.readAllBytes(file));
 
-    // Not a module at all.
-    byte[] garbage = "not a module".getBytes(StandardCharsets.UTF_8);
+    // One flipped bit in the data: the checksum says so (before, this ran and gave 100, not 93).
+    byte[] flipped = before.clone();
+    flipped[flipped.length - 300] ^= 4;
+    Files.write(file, flipped);
+    assertTrue(failed(host("status", state, "1")).contains("checksum mismatch"));
+    assertTrue(failed(host("respond", state, "1", "1", "8")).contains("checksum mismatch"));
+    assertArrayEquals(flipped, Files.readAllBytes(file));
+
+    // Not a state at all.
+    byte[] garbage = "not a state".getBytes(StandardCharsets.UTF_8);
     Files.write(file, garbage);
-    assertTrue(failed(host("respond", state, "1", "1", "8")).contains("not a WebAssembly module"));
+    assertTrue(failed(host("respond", state, "1", "1", "8")).contains("not a wizer4j task state"));
     assertArrayEquals(garbage, Files.readAllBytes(file));
 
     // Put the good state back: the task goes on as if nothing had happened.
@@ -161,11 +200,106 @@ class DurableRpcProcessTest {
         done.substring(0, done.indexOf(" (")));
 
     // No temporary file is left behind by any step.
-    try (Stream<Path> files = Files.list(dir)) {
+    try (Stream<Path> files = Files.walk(storeDir)) {
       assertEquals(
-          List.of("1.wasm", "guest.wasm"),
-          files.map(p -> p.getFileName().toString()).sorted().toList());
+          List.of(), files.filter(p -> p.getFileName().toString().startsWith(".tmp")).toList());
     }
+  }
+
+  /**
+   * Forged states that verify (their checksum recomputed, as anyone who can write the store can
+   * do): a state that declares 30,000 pages (2 GB) in 4 KB, a state that names a guest whose start
+   * function loops forever, and an old-style state file that is a module with such a start
+   * function. The read-only `status` and `respond` refuse each at once, allocate nothing, run
+   * nothing, and change nothing.
+   */
+  @Test
+  @Timeout(120)
+  void forgedStatesAreRefusedBeforeAnythingRunsOrIsAllocated() throws Exception {
+    Path storeDir = dir.resolve("store");
+    String state = storeDir.toString();
+    ok(host("init", DurableRpcTest.GUEST.toString(), state));
+    ok(host("start", state, "1", "3"));
+    Path file = new DirectoryStore(storeDir).stateFile("1").orElseThrow();
+    byte[] good = Files.readAllBytes(file);
+
+    // The header: 62 bytes, the task name ("1"), then the memory count and each memory's pages.
+    ByteBuffer b = ByteBuffer.wrap(good.clone()).order(ByteOrder.LITTLE_ENDIAN);
+    int pagesAt = 62 + 1 + 4;
+    assertEquals(1, b.getInt(pagesAt));
+    b.putInt(pagesAt, 30_000);
+    byte[] huge = sealed(b.array());
+    Files.write(file, huge);
+    for (String cmd : List.of("status", "respond")) {
+      Run r =
+          cmd.equals("status")
+              ? hostSmallHeap("status", state, "1")
+              : hostSmallHeap("respond", state, "1", "0", "7");
+      String line = failed(r);
+      assertTrue(line.contains("30000 pages, outside 1..16384"), line);
+    }
+    assertArrayEquals(huge, Files.readAllBytes(file));
+
+    // A guest whose start function never returns, stored under its true hash, and a state of
+    // task 1 that names it.
+    byte[] loop =
+        wat2wasm(
+            "(module (memory (export \"memory\") 1) (func $f (loop $l (br $l))) (start $f)"
+                + " (func (export \"durable_status\") (result i64) (i64.const 0))"
+                + " (func (export \"durable_result\") (result i64) (i64.const 0))"
+                + " (export \"__wizer_memory_0\" (memory 0)))");
+    String hash = sha256(loop);
+    Files.write(storeDir.resolve("guests/" + hash + ".wasm"), loop);
+    b = ByteBuffer.wrap(good.clone()).order(ByteOrder.LITTLE_ENDIAN);
+    b.put(12, HexFormat.of().parseHex(hash));
+    byte[] otherGuest = sealed(b.array());
+    Files.write(file, otherGuest);
+    String line = failed(host("status", state, "1"));
+    assertEquals(
+        "error: task `1`: guest "
+            + hash.substring(0, 12)
+            + ": has a start section; a durable guest is pre-initialized",
+        line);
+    assertEquals(line, failed(host("respond", state, "1", "0", "7")));
+    assertArrayEquals(otherGuest, Files.readAllBytes(file));
+
+    // The old kind of state file: a whole module whose start function loops.
+    Files.write(file, loop);
+    line = failed(host("status", state, "1"));
+    assertTrue(line.contains("not a wizer4j task state"), line);
+    assertArrayEquals(loop, Files.readAllBytes(file));
+  }
+
+  /** A state with its checksum recomputed over its (changed) contents. */
+  private static byte[] sealed(byte[] state) {
+    CRC32C crc = new CRC32C();
+    crc.update(state, 0, state.length - 4);
+    ByteBuffer.wrap(state)
+        .order(ByteOrder.LITTLE_ENDIAN)
+        .putInt(state.length - 4, (int) crc.getValue());
+    return state;
+  }
+
+  private static String sha256(byte[] bytes) throws Exception {
+    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+  }
+
+  private byte[] wat2wasm(String wat) throws Exception {
+    Path in = dir.resolve("forged.wat");
+    Path out = dir.resolve("forged.wasm");
+    Files.writeString(in, wat);
+    Process p =
+        new ProcessBuilder("wat2wasm", in.toString(), "-o", out.toString())
+            .redirectErrorStream(true)
+            .start();
+    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertEquals(0, p.waitFor(), log);
+    return Files.readAllBytes(out);
+  }
+
+  /** A step in a JVM with a 64 MB heap: a 2 GB allocation would fail it, not pass slowly. */
+  static Run hostSmallHeap(String... args) throws IOException, InterruptedException {
+    return host(List.of("-Xmx64m"), args);
   }
 
   @Test
@@ -174,5 +308,6 @@ class DurableRpcProcessTest {
     assertEquals(2, r.exit());
     assertEquals("error: TASK must be an integer, got `x`\n", r.err());
     assertEquals(2, host().exit());
+    assertEquals(2, host("--store").exit());
   }
 }

@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wizer4j.ModuleContext;
 import dev.wizer4j.Wizer;
+import dev.wizer4j.durable.DirectoryStore;
+import dev.wizer4j.durable.SnapshotStore;
+import dev.wizer4j.durable.TaskStatus;
 import dev.wizer4j.endive.EndiveInstanceState;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,8 +21,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import run.endive.runtime.Instance;
 import run.endive.wasm.Parser;
-import run.endive.wasm.WasmModule;
 
 /** The host's steps in one JVM: many suspend/resume rounds, and what they must not change. */
 class DurableRpcTest {
@@ -29,52 +32,62 @@ class DurableRpcTest {
   @TempDir Path dir;
 
   /**
-   * 100 rounds of resume, answer, snapshot: the state file keeps its size and its number of data
-   * segments (a re-snapshot replaces the previous state instead of adding to it), every round's
-   * file is byte-identical to a snapshot of one instance that was never suspended, and the result
-   * equals an uninterrupted run.
+   * 100 rounds of resume, answer, save: the stored state keeps its size (a task's state replaces
+   * the previous one, and holds only what the snapshot adds to the guest), the task materialized
+   * after every round is byte-identical to a snapshot of one instance that was never suspended, and
+   * the result equals an uninterrupted run.
    */
   @Test
   void hundredRoundsNeitherGrowNorDrift() throws IOException {
     int n = 100;
-    DurableRpcHost.init(GUEST, dir);
-    DurableRpcHost.Step step = DurableRpcHost.start(dir, 1, n);
+    DirectoryStore store = new DirectoryStore(dir);
+    DurableRpcHost.init(GUEST, store);
+    TaskStatus step = DurableRpcHost.start(store, 1, n);
 
     // The reference: one live instance of the same pre-initialized guest, snapshotted after each
-    // call with the same options, but never written out and resumed.
+    // call with the same options, but never saved and resumed.
+    byte[] guest = store.loadGuest(store.guests().get(0)).orElseThrow();
     Wizer wizer = Wizer.builder().keepInstrumentation(true).build();
-    ModuleContext cx = wizer.parseInstrumented(Files.readAllBytes(dir.resolve("guest.wasm")));
-    Guest live = Guest.instantiate(cx.decoded(WasmModule.class).orElseThrow(), "reference");
-    assertEquals(Guest.WAITING, live.start(1, n));
+    ModuleContext cx = wizer.parseInstrumented(guest);
+    Instance live = Instance.builder(Parser.parse(guest)).build();
+    assertEquals(0, live.export("start").apply(1, n)[0]);
 
     List<Long> sizes = new ArrayList<>();
-    List<Integer> segments = new ArrayList<>();
     for (int round = 0; round < n; round++) {
       assertFalse(step.done(), "done too early, at round " + round);
-      int request = step.pending();
+      int request = (int) step.request();
       assertEquals(round, request);
       long value = DurableRpcHost.remote(request);
-      step = DurableRpcHost.respond(dir, 1, request, value);
-
-      byte[] file = Files.readAllBytes(step.file());
-      assertEquals(file.length, step.size());
+      step = DurableRpcHost.respond(store, 1, request, value);
+      assertEquals(round + 2, step.generation());
       sizes.add(step.size());
-      segments.add(Parser.parse(file).dataSection().dataSegmentCount());
+      assertEquals(step.size(), Files.size(store.stateFile("1").orElseThrow()));
 
-      live.onResponse(request, value);
-      byte[] reference = wizer.snapshot(cx, EndiveInstanceState.of(live.instance()));
-      assertArrayEquals(reference, file, "round " + round + ": resumed state differs");
+      live.export("on_response").apply(request, value);
+      Path out = dir.resolve("round.wasm");
+      DurableRpcHost.materialize(store, 1, out);
+      byte[] reference = wizer.snapshot(cx, EndiveInstanceState.of(live));
+      assertArrayEquals(reference, Files.readAllBytes(out), "round " + round + ": state differs");
     }
     assertTrue(step.done());
     assertEquals(DurableRpcHost.runUninterrupted(GUEST, n), step.result());
 
     long min = sizes.stream().mapToLong(Long::longValue).min().orElseThrow();
     long max = sizes.stream().mapToLong(Long::longValue).max().orElseThrow();
-    assertTrue(max - min <= 8, "state file size drifts: " + sizes);
-    assertEquals(1, segments.stream().distinct().count(), "data segments: " + segments);
+    assertTrue(max - min <= 8, "state size drifts: " + sizes);
+    // No guest code: the task's non-zero memory (the prime table, the task record) plus at most
+    // 1 KiB of header and layout.
+    Path out = dir.resolve("final.wasm");
+    DurableRpcHost.materialize(store, 1, out);
+    var memory = Instance.builder(Parser.parse(Files.readAllBytes(out))).build().memory(0);
+    long nonZero = 0;
+    for (byte b : memory.readBytes(0, memory.pages() * 65536)) {
+      nonZero += b != 0 ? 1 : 0;
+    }
+    assertTrue(max <= nonZero + 1024, "state of " + max + " bytes, " + nonZero + " non-zero");
     System.out.printf(
-        "durable-rpc: %d rounds, state file %d..%d bytes, %d data segments%n",
-        n, min, max, segments.get(0));
+        "durable-rpc: %d rounds, stored state %d..%d bytes for %d non-zero bytes of memory%n",
+        n, min, max, nonZero);
   }
 
   @Test
@@ -83,50 +96,47 @@ class DurableRpcTest {
     assertEquals(458, DurableRpcHost.runUninterrupted(GUEST, 5));
   }
 
-  /** A duplicate or stale answer is refused, and the state file is left exactly as it was. */
+  /** A duplicate or stale answer is refused, and the stored state is left exactly as it was. */
   @Test
   void answersOnlyThePendingRequest() throws IOException {
-    DurableRpcHost.init(GUEST, dir);
-    DurableRpcHost.start(dir, 3, 4);
-    DurableRpcHost.respond(dir, 3, 0, DurableRpcHost.remote(0));
-    Path file = DurableRpcHost.taskFile(dir, 3);
+    DirectoryStore store = new DirectoryStore(dir);
+    DurableRpcHost.init(GUEST, store);
+    DurableRpcHost.start(store, 3, 4);
+    DurableRpcHost.respond(store, 3, 0, DurableRpcHost.remote(0));
+    Path file = store.stateFile("3").orElseThrow();
     byte[] before = Files.readAllBytes(file);
 
     HostException stale =
-        assertThrows(HostException.class, () -> DurableRpcHost.respond(dir, 3, 0, 7));
+        assertThrows(HostException.class, () -> DurableRpcHost.respond(store, 3, 0, 7));
     assertEquals("task 3 waits for request 1, not request 0; nothing changed", stale.getMessage());
+    assertEquals(file, store.stateFile("3").orElseThrow());
     assertArrayEquals(before, Files.readAllBytes(file));
 
     for (int k = 1; k < 4; k++) {
-      DurableRpcHost.respond(dir, 3, k, DurableRpcHost.remote(k));
+      DurableRpcHost.respond(store, 3, k, DurableRpcHost.remote(k));
     }
-    byte[] done = Files.readAllBytes(file);
+    Path doneFile = store.stateFile("3").orElseThrow();
+    byte[] done = Files.readAllBytes(doneFile);
     HostException late =
-        assertThrows(HostException.class, () -> DurableRpcHost.respond(dir, 3, 4, 1));
+        assertThrows(HostException.class, () -> DurableRpcHost.respond(store, 3, 4, 1));
     assertTrue(late.getMessage().startsWith("task 3 is already done"), late.getMessage());
-    assertArrayEquals(done, Files.readAllBytes(file));
-    assertEquals(DurableRpcHost.runUninterrupted(GUEST, 4), DurableRpcHost.status(dir, 3).result());
-    try (var files = Files.list(dir)) {
-      assertEquals(
-          List.of("3.wasm", "guest.wasm"),
-          files.map(p -> p.getFileName().toString()).sorted().toList());
-    }
+    assertArrayEquals(done, Files.readAllBytes(store.stateFile("3").orElseThrow()));
+    assertEquals(
+        DurableRpcHost.runUninterrupted(GUEST, 4), DurableRpcHost.status(store, 3).result());
   }
 
-  /** The same task driven the same way gives byte-identical state files. */
+  /** The same task driven the same way gives byte-identical stored states. */
   @Test
-  void stateFilesAreDeterministic() throws IOException {
-    Path a = Files.createDirectory(dir.resolve("a"));
-    Path b = Files.createDirectory(dir.resolve("b"));
-    for (Path d : List.of(a, b)) {
-      DurableRpcHost.init(GUEST, d);
-      DurableRpcHost.start(d, 5, 3);
-      DurableRpcHost.respond(d, 5, 0, DurableRpcHost.remote(0));
+  void storedStatesAreDeterministic() throws IOException {
+    List<byte[]> states = new ArrayList<>();
+    for (String name : List.of("a", "b")) {
+      SnapshotStore store = new DirectoryStore(dir.resolve(name));
+      DurableRpcHost.init(GUEST, store);
+      DurableRpcHost.start(store, 5, 3);
+      DurableRpcHost.respond(store, 5, 0, DurableRpcHost.remote(0));
+      states.add(store.load("5").orElseThrow().bytes());
     }
-    assertArrayEquals(
-        Files.readAllBytes(a.resolve("guest.wasm")), Files.readAllBytes(b.resolve("guest.wasm")));
-    assertArrayEquals(
-        Files.readAllBytes(a.resolve("5.wasm")), Files.readAllBytes(b.resolve("5.wasm")));
+    assertArrayEquals(states.get(0), states.get(1));
   }
 
   /** The committed guest.wasm is what build.sh makes from guest.wat. */

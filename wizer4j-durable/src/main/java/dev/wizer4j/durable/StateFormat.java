@@ -1,0 +1,326 @@
+package dev.wizer4j.durable;
+
+import dev.wizer4j.GlobalValue;
+import dev.wizer4j.ModuleState;
+import dev.wizer4j.durable.DurableException.InvalidState;
+import dev.wizer4j.durable.DurableException.InvalidState.Reason;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * The bytes of one stored task state. All numbers are little-endian.
+ *
+ * <pre>
+ * offset  size  field
+ *      0     4  magic "W4JD"
+ *      4     2  format version (1)
+ *      6     2  reserved, 0
+ *      8     4  total length of the state in bytes, checksum included
+ *     12    32  SHA-256 of the guest module the state belongs to
+ *     44     8  generation (1 for the first save, +1 per save)
+ *     52     1  status: 0 waiting for a request, 1 done
+ *     53     8  request (waiting) or result (done)
+ *     61     1  task name length n (1..128), then n bytes of the name (ASCII)
+ *              u32 memory count m, then m x u32 pages
+ *              u32 global count g, then g x (u8 type code, 8 bytes; 16 for v128)
+ *              u32 segment count s, then s x (u32 memory, u32 offset, u32 length, u8 form,
+ *                data): form 0: the length's bytes as they are; form 1: a bitmap of
+ *                ceil(length / 8) bytes (bit i of byte i / 8, lowest bit first: byte i is not
+ *                zero), then only the bytes that are not zero
+ *    L-4     4  CRC-32C of bytes 0 .. L-4
+ * </pre>
+ *
+ * <p>Decoding checks everything in this order and stops at the first failure: the magic and version
+ * ({@link Reason#FORMAT}), the length and the checksum ({@link Reason#CORRUPT}), then each count
+ * against the bytes that remain before anything is allocated ({@link Reason#FORMAT}: a state with a
+ * good checksum and a bad layout was made on purpose). The checksum catches accidents (a flipped
+ * bit, a torn or truncated copy); it is no signature: who can write to the store can write a state
+ * that verifies. What such a state can do is bounded by the checks against its guest in {@link
+ * DurableHost}: it is data for code that was validated, never code.
+ */
+final class StateFormat {
+  static final int MAGIC = 0x444a3457; // "W4JD" little-endian
+  static final int VERSION = 1;
+  static final int HASH_BYTES = 32;
+  static final int FIXED = 62; // up to and including the task name length
+  static final int CHECKSUM = 4;
+  static final int RAW = 0;
+  static final int BITMAP = 1;
+
+  private StateFormat() {}
+
+  /** A decoded state: provenance, status and the module state. */
+  record Decoded(
+      byte[] guestHash,
+      long generation,
+      boolean done,
+      long value,
+      String task,
+      ModuleState state,
+      int size) {}
+
+  static byte[] encode(
+      byte[] guestHash, long generation, boolean done, long value, String task, ModuleState s) {
+    byte[] name = task.getBytes(StandardCharsets.US_ASCII);
+    long size = FIXED + name.length + 4 + 4L * s.memoryPages().length + 4 + 4;
+    for (GlobalValue g : s.globals()) {
+      size += g.type() == GlobalValue.Type.V128 ? 17 : 9;
+    }
+    int[] nonZero = new int[s.segments().size()];
+    for (int i = 0; i < nonZero.length; i++) {
+      byte[] data = s.segments().get(i).data();
+      nonZero[i] = nonZeroBytes(data);
+      size += 13 + Math.min(data.length, bitmapSize(data.length) + nonZero[i]);
+    }
+    size += CHECKSUM;
+    if (size > Integer.MAX_VALUE - 16) {
+      throw new DurableException("task `" + task + "`: state of " + size + " bytes is too large");
+    }
+    ByteBuffer b = ByteBuffer.allocate((int) size).order(ByteOrder.LITTLE_ENDIAN);
+    b.putInt(MAGIC).putShort((short) VERSION).putShort((short) 0).putInt((int) size);
+    b.put(guestHash).putLong(generation).put((byte) (done ? 1 : 0)).putLong(value);
+    b.put((byte) name.length).put(name);
+    b.putInt(s.memoryPages().length);
+    for (long p : s.memoryPages()) {
+      b.putInt((int) p);
+    }
+    b.putInt(s.globals().size());
+    for (GlobalValue g : s.globals()) {
+      b.put((byte) g.type().code()).putLong(g.bits());
+      if (g.type() == GlobalValue.Type.V128) {
+        b.putLong(g.high());
+      }
+    }
+    b.putInt(s.segments().size());
+    for (int i = 0; i < nonZero.length; i++) {
+      ModuleState.Segment seg = s.segments().get(i);
+      byte[] data = seg.data();
+      b.putInt(seg.memoryIndex()).putInt((int) seg.offset()).putInt(data.length);
+      if (data.length <= bitmapSize(data.length) + nonZero[i]) {
+        b.put((byte) RAW).put(data);
+      } else {
+        // Zero bytes that the snapshot kept inside a segment (gaps too short to split it) cost
+        // one bit each instead of a byte: the stored size follows the non-zero bytes.
+        b.put((byte) BITMAP);
+        byte[] out = b.array();
+        int bitmap = b.position();
+        int p = bitmap + (int) bitmapSize(data.length);
+        for (int k = 0; k < data.length; k++) {
+          byte x = data[k];
+          if (x != 0) {
+            out[bitmap + (k >>> 3)] |= (byte) (1 << (k & 7));
+            out[p++] = x;
+          }
+        }
+        b.position(p);
+      }
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(b.array(), 0, b.position());
+    b.putInt((int) crc.getValue());
+    return b.array();
+  }
+
+  /**
+   * Decodes and verifies {@code bytes}, stored for {@code task}; {@code where} names it in errors.
+   */
+  static Decoded decode(byte[] bytes, String where) {
+    if (bytes.length < FIXED + 1 + 12 + CHECKSUM) {
+      if (bytes.length >= 4
+          && ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == MAGIC) {
+        throw new InvalidState(
+            Reason.CORRUPT,
+            where + ": truncated, " + bytes.length + " bytes is shorter than any state");
+      }
+      throw new InvalidState(Reason.FORMAT, where + ": not a wizer4j task state (too short)");
+    }
+    ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    if (b.getInt() != MAGIC) {
+      throw new InvalidState(
+          Reason.FORMAT, where + ": not a wizer4j task state (the magic \"W4JD\" is missing)");
+    }
+    int version = Short.toUnsignedInt(b.getShort());
+    if (version != VERSION) {
+      throw new InvalidState(
+          Reason.FORMAT,
+          where + ": state format version " + version + ", this library reads version " + VERSION);
+    }
+    b.getShort();
+    long declared = Integer.toUnsignedLong(b.getInt());
+    if (declared != bytes.length) {
+      throw new InvalidState(
+          Reason.CORRUPT,
+          where
+              + ": "
+              + (declared > bytes.length ? "truncated" : "has trailing bytes")
+              + ", the state says "
+              + declared
+              + " bytes, "
+              + bytes.length
+              + " are stored");
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(bytes, 0, bytes.length - CHECKSUM);
+    int stored = b.getInt(bytes.length - CHECKSUM);
+    if ((int) crc.getValue() != stored) {
+      throw new InvalidState(
+          Reason.CORRUPT,
+          where
+              + String.format(
+                  ": checksum mismatch (stored %08x, computed %08x): the state is corrupted",
+                  stored, (int) crc.getValue()));
+    }
+    b.limit(bytes.length - CHECKSUM);
+    try {
+      byte[] hash = new byte[HASH_BYTES];
+      b.get(hash);
+      long generation = b.getLong();
+      int status = b.get();
+      if (status != 0 && status != 1) {
+        throw malformed(where, "status " + status, b.position() - 1);
+      }
+      long value = b.getLong();
+      int nameLength = Byte.toUnsignedInt(b.get());
+      if (nameLength == 0 || nameLength > 128 || nameLength > b.remaining()) {
+        throw malformed(where, "task name length " + nameLength, b.position() - 1);
+      }
+      byte[] name = new byte[nameLength];
+      b.get(name);
+      String task = new String(name, StandardCharsets.US_ASCII);
+      try {
+        SnapshotStore.checkTaskName(task);
+      } catch (IllegalArgumentException e) {
+        throw malformed(where, e.getMessage(), b.position() - nameLength);
+      }
+
+      int memories = count(b, 4, "memory", where);
+      long[] pages = new long[memories];
+      for (int m = 0; m < memories; m++) {
+        pages[m] = Integer.toUnsignedLong(b.getInt());
+      }
+      int globalCount = count(b, 9, "global", where);
+      List<GlobalValue> globals = new ArrayList<>(globalCount);
+      for (int i = 0; i < globalCount; i++) {
+        int at = b.position();
+        int code = Byte.toUnsignedInt(b.get());
+        GlobalValue.Type type = typeOf(code);
+        if (type == null) {
+          throw malformed(where, String.format("global type 0x%02x", code), at);
+        }
+        long bits = b.getLong();
+        long high = type == GlobalValue.Type.V128 ? b.getLong() : 0;
+        globals.add(new GlobalValue(type, bits, high));
+      }
+      int segmentCount = count(b, 13, "segment", where);
+      List<ModuleState.Segment> segments = new ArrayList<>(segmentCount);
+      for (int i = 0; i < segmentCount; i++) {
+        int at = b.position();
+        int memory = b.getInt();
+        long offset = Integer.toUnsignedLong(b.getInt());
+        long length = Integer.toUnsignedLong(b.getInt());
+        int form = b.get();
+        // A segment's length is bounded by what it stores: its bytes, or 8 per bitmap byte.
+        long kept = form == RAW ? length : form == BITMAP ? bitmapSize(length) : -1;
+        if (memory < 0 || memory >= memories || kept < 0 || kept > b.remaining()) {
+          throw malformed(
+              where,
+              "segment " + i + " (memory " + memory + ", " + length + " bytes, form " + form + ")",
+              at);
+        }
+        byte[] data = new byte[(int) length];
+        if (form == RAW) {
+          b.get(data);
+        } else {
+          int bitmap = b.position();
+          int p = bitmap + (int) kept;
+          int end = b.limit();
+          for (int k = 0; k < length; k += 8) {
+            int bits = bytes[bitmap + (k >>> 3)] & 0xff;
+            if (bits == 0xff && k + 8 <= length && p + 8 <= end) {
+              System.arraycopy(bytes, p, data, k, 8);
+              p += 8;
+              continue;
+            }
+            for (int j = 0; bits != 0 && k + j < length; j++, bits >>>= 1) {
+              if ((bits & 1) != 0) {
+                if (p >= end) {
+                  throw malformed(where, "segment " + i + " (its bitmap runs past the state)", at);
+                }
+                data[k + j] = bytes[p++];
+              }
+            }
+          }
+          b.position(p);
+        }
+        segments.add(new ModuleState.Segment(memory, offset, data));
+      }
+      if (b.hasRemaining()) {
+        throw malformed(where, b.remaining() + " bytes after the last segment", b.position());
+      }
+      return new Decoded(
+          hash,
+          generation,
+          status == 1,
+          value,
+          task,
+          new ModuleState(globals, pages, segments),
+          bytes.length);
+    } catch (java.nio.BufferUnderflowException e) {
+      throw new InvalidState(Reason.FORMAT, where + ": malformed state, it ends inside a field");
+    }
+  }
+
+  static long bitmapSize(long length) {
+    return (length + 7) >>> 3;
+  }
+
+  private static final long LOWS = 0x7f7f7f7f7f7f7f7fL;
+
+  /** The bytes of {@code data} that are not zero, counted 8 at a time. */
+  static int nonZeroBytes(byte[] data) {
+    int zeros = 0;
+    ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
+    int i = 0;
+    for (; i + 8 <= data.length; i += 8) {
+      long v = b.getLong(i);
+      // The high bit of each byte of t is set exactly when that byte of v is zero.
+      long t = ~(((v & LOWS) + LOWS) | v | LOWS);
+      zeros += Long.bitCount(t);
+    }
+    for (; i < data.length; i++) {
+      if (data[i] == 0) {
+        zeros++;
+      }
+    }
+    return data.length - zeros;
+  }
+
+  /** Reads a count and checks that that many entries of at least {@code min} bytes fit. */
+  private static int count(ByteBuffer b, int min, String what, String where) {
+    int at = b.position();
+    long n = Integer.toUnsignedLong(b.getInt());
+    if (n * min > b.remaining()) {
+      throw malformed(where, what + " count " + n + " (only " + b.remaining() + " bytes left)", at);
+    }
+    return (int) n;
+  }
+
+  private static InvalidState malformed(String where, String what, int at) {
+    return new InvalidState(
+        Reason.FORMAT,
+        where + String.format(": malformed state, bad %s (at offset 0x%x)", what, at));
+  }
+
+  private static GlobalValue.Type typeOf(int code) {
+    for (GlobalValue.Type t : GlobalValue.Type.values()) {
+      if (t.code() == code) {
+        return t;
+      }
+    }
+    return null;
+  }
+}
