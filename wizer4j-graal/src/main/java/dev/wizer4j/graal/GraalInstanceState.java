@@ -97,9 +97,11 @@ public final class GraalInstanceState implements InstanceState, AutoCloseable {
     }
     return reader.apply(MemoryImage.ofChunks(chunks, count, chunk));
   }
+
   private Value export(String name, String kind) {
     if (!exports.hasMember(name)) {
-      throw new WizerException.InitFailed("the instance has no " + kind + " exported as `" + name + "`");
+      throw new WizerException.InitFailed(
+          "the instance has no " + kind + " exported as `" + name + "`");
     }
     return exports.getMember(name);
   }

@@ -16,8 +16,8 @@ import java.util.List;
  * supports: {@code [-f NAME] [-r DST=SRC] [--keep-init-func] [--allow-wasi] [--inherit-env]
  * [--inherit-stdio] [--dir DIR] [--mapdir GUEST::HOST] [--wasm-FEATURE[=BOOL]] [-v] [-o OUT]
  * INPUT}. It exists so that the GraalWasm engine can be run and measured from a shell (see {@code
- * bin/wizer4j-graal}) until {@code wizer4j-cli} selects runtimes; it maps options onto the
- * builders and holds no logic of its own.
+ * bin/wizer4j-graal}) until {@code wizer4j-cli} selects runtimes; it maps options onto the builders
+ * and holds no logic of its own.
  */
 public final class GraalMain {
   private GraalMain() {}
@@ -99,8 +99,7 @@ public final class GraalMain {
     log.stage("parse, validate and instrument");
     Instrumented inst = w.instrument(wasm);
     byte[] out;
-    try (GraalInstanceState state =
-        runtime.build().initialize(inst.wasm(), w.initFunc(), log)) {
+    try (GraalInstanceState state = runtime.build().initialize(inst.wasm(), w.initFunc(), log)) {
       log.stage("snapshot and rewrite");
       out = w.snapshot(inst.context(), state);
     }

@@ -91,9 +91,9 @@ public final class GraalRuntime {
   }
 
   /**
-   * Instantiates {@code instrumentedWasm} (its start function runs), calls {@code _initialize} if it
-   * is exported, then {@code initFunc} (once, even if it is {@code _initialize}), and returns the
-   * live instance's state. Close it when done: it holds the GraalWasm context.
+   * Instantiates {@code instrumentedWasm} (its start function runs), calls {@code _initialize} if
+   * it is exported, then {@code initFunc} (once, even if it is {@code _initialize}), and returns
+   * the live instance's state. Close it when done: it holds the GraalWasm context.
    *
    * @throws WizerException.InitFailed if instantiation or initialization fails
    */
@@ -144,7 +144,8 @@ public final class GraalRuntime {
       log.stage("GraalWasm: parse module");
       Value module;
       try {
-        module = ctx.eval(Source.newBuilder("wasm", ByteSequence.create(wasm), "main").buildLiteral());
+        module =
+            ctx.eval(Source.newBuilder("wasm", ByteSequence.create(wasm), "main").buildLiteral());
       } catch (PolyglotException e) {
         throw new WizerException.InitFailed("GraalWasm cannot load the module: " + message(e), e);
       }
