@@ -2,7 +2,6 @@ package dev.wizer4j;
 
 import dev.wizer4j.ModuleContext.Export;
 import dev.wizer4j.ModuleContext.GlobalDef;
-import dev.wizer4j.ModuleContext.MemoryDef;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -123,18 +122,15 @@ final class Check {
    * global exported as {@code __wizer_global_<index>}, each defined memory as {@code
    * __wizer_memory_<index>}, and no other {@code __wizer_*} export.
    */
-  static void canonicalInstrumentation(
-      List<Export> instrumentation, List<GlobalDef> globals, List<MemoryDef> memories) {
+  static void canonicalInstrumentation(List<Export> instrumentation, ModuleContext cx) {
     Map<String, Export> expected = new TreeMap<>();
-    for (GlobalDef g : globals) {
-      if (g.mutable()) {
-        String name = ModuleContext.GLOBAL_PREFIX + g.index();
-        expected.put(name, new Export(name, ModuleContext.KIND_GLOBAL, g.index()));
-      }
+    for (ModuleContext.InstrumentedGlobal g : cx.instrumentedGlobals) {
+      expected.put(
+          g.exportName(), new Export(g.exportName(), ModuleContext.KIND_GLOBAL, g.def().index()));
     }
-    for (MemoryDef m : memories) {
-      String name = ModuleContext.MEMORY_PREFIX + m.index();
-      expected.put(name, new Export(name, ModuleContext.KIND_MEMORY, m.index()));
+    for (ModuleContext.InstrumentedMemory m : cx.instrumentedMemories) {
+      expected.put(
+          m.exportName(), new Export(m.exportName(), ModuleContext.KIND_MEMORY, m.def().index()));
     }
     Map<String, Export> found = new HashMap<>();
     for (Export e : instrumentation) {

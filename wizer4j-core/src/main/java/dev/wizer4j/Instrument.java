@@ -1,7 +1,7 @@
 package dev.wizer4j;
 
-import dev.wizer4j.ModuleContext.GlobalDef;
-import dev.wizer4j.ModuleContext.MemoryDef;
+import dev.wizer4j.ModuleContext.InstrumentedGlobal;
+import dev.wizer4j.ModuleContext.InstrumentedMemory;
 import dev.wizer4j.ModuleContext.Section;
 
 /**
@@ -61,27 +61,15 @@ final class Instrument {
 
   /** Writes the canonical instrumentation exports: mutable globals, then memories, by index. */
   static void appendCanonical(ModuleContext cx, ByteSink body) {
-    for (GlobalDef g : cx.globals) {
-      if (g.mutable()) {
-        body.name(ModuleContext.GLOBAL_PREFIX + g.index())
-            .u8(ModuleContext.KIND_GLOBAL)
-            .u32(g.index());
-      }
+    for (InstrumentedGlobal g : cx.instrumentedGlobals) {
+      body.name(g.exportName()).u8(ModuleContext.KIND_GLOBAL).u32(g.def().index());
     }
-    for (MemoryDef m : cx.memories) {
-      body.name(ModuleContext.MEMORY_PREFIX + m.index())
-          .u8(ModuleContext.KIND_MEMORY)
-          .u32(m.index());
+    for (InstrumentedMemory m : cx.instrumentedMemories) {
+      body.name(m.exportName()).u8(ModuleContext.KIND_MEMORY).u32(m.def().index());
     }
   }
 
   static int canonicalCount(ModuleContext cx) {
-    int n = cx.memories.size();
-    for (GlobalDef g : cx.globals) {
-      if (g.mutable()) {
-        n++;
-      }
-    }
-    return n;
+    return cx.instrumentedGlobals.size() + cx.instrumentedMemories.size();
   }
 }

@@ -1,6 +1,9 @@
 package dev.wizer4j;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
 import run.endive.wasm.WasmModule;
 
 /**
@@ -10,8 +13,8 @@ import run.endive.wasm.WasmModule;
  * Wizer#instrument(byte[])} or {@link Wizer#parseInstrumented(byte[])}.
  */
 public final class ModuleContext {
-  static final String GLOBAL_PREFIX = "__wizer_global_";
-  static final String MEMORY_PREFIX = "__wizer_memory_";
+  private static final String GLOBAL_PREFIX = "__wizer_global_";
+  private static final String MEMORY_PREFIX = "__wizer_memory_";
   static final String WIZER_PREFIX = "__wizer_";
 
   /** A section: the offset of its id byte, and its payload's offset and length. */
@@ -33,6 +36,12 @@ public final class ModuleContext {
   }
 
   record Export(String name, int kind, int index) {}
+
+  /** A defined mutable global and the name of its instrumentation export. */
+  record InstrumentedGlobal(GlobalDef def, String exportName) {}
+
+  /** A defined memory, its position among the defined memories, and its export name. */
+  record InstrumentedMemory(int position, MemoryDef def, String exportName) {}
 
   /** A data segment entry; {@code start..end} covers the whole entry, flags included. */
   record DataSegment(boolean active, int memoryIndex, int start, int end) {}
@@ -68,6 +77,15 @@ public final class ModuleContext {
   final List<DataSegment> dataSegments;
 
   /**
+   * The instrumentation exports, named once here: every defined mutable global by ascending index,
+   * then every defined memory. Instrumenting writes exactly these, parsing an instrumented input
+   * checks against them, and the snapshot reads state through them.
+   */
+  final List<InstrumentedGlobal> instrumentedGlobals;
+
+  final List<InstrumentedMemory> instrumentedMemories;
+
+  /**
    * Index of the first data segment that an earlier snapshot appended (never referenced by code, so
    * a new snapshot replaces it); equals {@code dataSegments.size()} when there is none.
    */
@@ -94,11 +112,39 @@ public final class ModuleContext {
     this.exports = List.copyOf(exports);
     this.dataSegments = List.copyOf(dataSegments);
     this.snapshotSegmentsStart = snapshotSegmentsStart;
+    List<InstrumentedGlobal> ig = new ArrayList<>();
+    for (GlobalDef g : this.globals) {
+      if (g.mutable()) {
+        ig.add(new InstrumentedGlobal(g, GLOBAL_PREFIX + g.index()));
+      }
+    }
+    List<InstrumentedMemory> im = new ArrayList<>(this.memories.size());
+    for (int m = 0; m < this.memories.size(); m++) {
+      MemoryDef def = this.memories.get(m);
+      im.add(new InstrumentedMemory(m, def, MEMORY_PREFIX + def.index()));
+    }
+    this.instrumentedGlobals = List.copyOf(ig);
+    this.instrumentedMemories = List.copyOf(im);
   }
 
-  /** The parsed and validated module, for a runtime to instantiate without parsing it again. */
-  public WasmModule wasmModule() {
-    return module;
+  /**
+   * The module as the validator decoded it, if {@code type} is the validator's representation
+   * (Endive's {@code run.endive.wasm.WasmModule} today), so that a runtime built on the same
+   * decoder instantiates it without parsing and validating the bytes again. Empty for any other
+   * type: a runtime on another engine starts from {@link #instrumentedBytes()} instead.
+   */
+  public <T> Optional<T> decoded(Class<T> type) {
+    Objects.requireNonNull(type, "type");
+    return type.isInstance(module) ? Optional.of(type.cast(module)) : Optional.empty();
+  }
+
+  /**
+   * The module with its canonical instrumentation exports ({@code __wizer_global_<i>} for each
+   * defined mutable global, {@code __wizer_memory_<j>} for each defined memory), for a runtime that
+   * reads state through exports. A new array on each call.
+   */
+  public byte[] instrumentedBytes() {
+    return Instrument.instrument(this);
   }
 
   /** Whether the input already carried the canonical instrumentation exports. */

@@ -35,9 +35,6 @@ final class Parse {
   static final int DATA_COUNT = 12;
   static final int TAG = 13;
 
-  /** Endive keeps a memory in Java arrays indexed by int: at most 32,767 pages of 64 KiB. */
-  static final long ENDIVE_MAX_PAGES = 32767;
-
   private Parse() {}
 
   static ModuleContext parse(byte[] bytes, boolean instrumented) {
@@ -122,23 +119,16 @@ final class Parse {
             if (is64) {
               throw new WizerException.Unsupported(
                   String.format(
-                      "memory %d is a 64-bit memory (memory64), which the Endive runtime cannot"
-                          + " run (at offset 0x%x)",
+                      "memory %d is a 64-bit memory (memory64), which wizer4j does not support"
+                          + " (at offset 0x%x)",
                       index, at));
             }
             if ((flags & 8) != 0) {
               throw new WizerException.Unsupported(
                   String.format(
-                      "memory %d has a custom page size (custom-page-sizes), which the Endive"
-                          + " runtime cannot run (at offset 0x%x)",
+                      "memory %d has a custom page size (custom-page-sizes), which wizer4j does"
+                          + " not support (at offset 0x%x)",
                       index, at));
-            }
-            if (min > ENDIVE_MAX_PAGES) {
-              throw new WizerException.Unsupported(
-                  String.format(
-                      "memory %d starts at %d pages (%d MiB), more than the %d pages (2 GiB) the"
-                          + " Endive runtime can hold (at offset 0x%x)",
-                      index, min, min / 16, ENDIVE_MAX_PAGES, at));
             }
             if ((flags & ~3) != 0) {
               throw new WizerException.InvalidModule("unknown memory limits flags " + flags, at);
@@ -270,16 +260,13 @@ final class Parse {
     for (Export e : allExports) {
       (e.name().startsWith(ModuleContext.WIZER_PREFIX) ? instrumentation : exports).add(e);
     }
-    if (instrumented) {
-      Check.canonicalInstrumentation(instrumentation, globals, memories);
-    } else if (!instrumentation.isEmpty()) {
+    if (!instrumented && !instrumentation.isEmpty()) {
       throw new WizerException.Unsupported(
           "input Wasm module already exports entities named with the `__wizer_*` prefix: `"
               + instrumentation.get(0).name()
               + "`; if it was written with --keep-instrumentation, pass --instrumented"
               + " (API: parseInstrumented) to snapshot it again");
     }
-    Check.imports(unsupportedImports);
 
     // Segments that an earlier snapshot appended are the trailing run of active segments that no
     // `memory.init` can name. Replacing them (rather than keeping them as empty passive
@@ -293,17 +280,23 @@ final class Parse {
       }
     }
 
-    return new ModuleContext(
-        bytes,
-        sections,
-        module,
-        instrumented,
-        importedFunctions,
-        globals,
-        memories,
-        exports,
-        data,
-        snapshotStart);
+    ModuleContext cx =
+        new ModuleContext(
+            bytes,
+            sections,
+            module,
+            instrumented,
+            importedFunctions,
+            globals,
+            memories,
+            exports,
+            data,
+            snapshotStart);
+    if (instrumented) {
+      Check.canonicalInstrumentation(instrumentation, cx);
+    }
+    Check.imports(unsupportedImports);
+    return cx;
   }
 
   /**

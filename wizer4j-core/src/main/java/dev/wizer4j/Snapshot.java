@@ -1,6 +1,8 @@
 package dev.wizer4j;
 
 import dev.wizer4j.ModuleContext.GlobalDef;
+import dev.wizer4j.ModuleContext.InstrumentedGlobal;
+import dev.wizer4j.ModuleContext.InstrumentedMemory;
 import dev.wizer4j.ModuleContext.MemoryDef;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,11 +25,9 @@ record Snapshot(List<GlobalValue> globals, long[] memoryPages, List<Segment> seg
   /** Reads the state through {@code state}, using the canonical instrumentation export names. */
   static Snapshot take(ModuleContext cx, InstanceState state) {
     List<GlobalValue> globals = new ArrayList<>();
-    for (GlobalDef g : cx.globals) {
-      if (!g.mutable()) {
-        continue;
-      }
-      GlobalValue v = state.global(ModuleContext.GLOBAL_PREFIX + g.index(), g.type());
+    for (InstrumentedGlobal ig : cx.instrumentedGlobals) {
+      GlobalDef g = ig.def();
+      GlobalValue v = state.global(g.index(), ig.exportName(), g.type());
       if (v == null || v.type() != g.type()) {
         throw new WizerException(
             "instance state returned "
@@ -43,12 +43,12 @@ record Snapshot(List<GlobalValue> globals, long[] memoryPages, List<Segment> seg
     int memCount = cx.memories.size();
     long[] pages = new long[memCount];
     List<MemoryScan.Ranges> ranges = new ArrayList<>(memCount);
-    for (int m = 0; m < memCount; m++) {
-      MemoryDef def = cx.memories.get(m);
-      String name = ModuleContext.MEMORY_PREFIX + def.index();
-      final int mi = m;
+    for (InstrumentedMemory im : cx.instrumentedMemories) {
+      String name = im.exportName();
+      final int mi = im.position();
       ranges.add(
           state.memory(
+              im.def().index(),
               name,
               image -> {
                 if (image.byteLength() % PAGE_SIZE != 0) {
@@ -64,8 +64,9 @@ record Snapshot(List<GlobalValue> globals, long[] memoryPages, List<Segment> seg
 
     List<Segment> segments = new ArrayList<>(merged.size());
     int next = 0;
-    for (int m = 0; m < memCount; m++) {
-      MemoryDef def = cx.memories.get(m);
+    for (InstrumentedMemory im : cx.instrumentedMemories) {
+      int m = im.position();
+      MemoryDef def = im.def();
       int from = next;
       while (next < merged.size() && merged.get(next).memory() == m) {
         next++;
@@ -75,7 +76,8 @@ record Snapshot(List<GlobalValue> globals, long[] memoryPages, List<Segment> seg
       }
       List<MemoryScan.Range> mine = merged.subList(from, next);
       state.memory(
-          ModuleContext.MEMORY_PREFIX + def.index(),
+          def.index(),
+          im.exportName(),
           image -> {
             for (MemoryScan.Range r : mine) {
               long len = r.end() - r.start();

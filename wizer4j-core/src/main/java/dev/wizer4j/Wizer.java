@@ -1,13 +1,11 @@
 package dev.wizer4j;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.ServiceLoader;
 import java.util.Set;
-import java.util.function.Consumer;
 
 /**
  * The WebAssembly pre-initializer and snapshotter.
@@ -19,36 +17,26 @@ import java.util.function.Consumer;
  * byte[] again = wizer.snapshot(cx, state);           // any live instance, any number of times
  * }</pre>
  *
+ * <p>A {@code Wizer} holds what the pipeline needs (the init function, renames, what to keep); the
+ * {@link WizerRuntime} holds everything about linking and running, configured on its own builder:
+ *
+ * <pre>{@code
+ * Wizer wizer = Wizer.builder()
+ *     .runtime(EndiveRuntime.builder().allowWasi(true).mapDir("/data", dir).build())
+ *     .build();
+ * }</pre>
+ *
  * <p>Instances are immutable and thread-safe; build one per configuration.
  */
 public final class Wizer {
   public static final String DEFAULT_INIT_FUNC = "wizer-initialize";
-
-  /** How the runtime executes code: {@code AUTO} lets the runtime choose. */
-  public enum Engine {
-    AUTO,
-    INTERPRETER,
-    COMPILER
-  }
-
-  /** A directory made visible to WASI code under {@code guest}. */
-  public record Dir(String guest, Path host) {}
-
-  /** A module instantiated before the input whose exports satisfy imports from {@code name}. */
-  public record Preload(String name, byte[] wasm) {}
 
   private final String initFunc;
   private final boolean keepInitFunc;
   private final List<String[]> renames;
   private final boolean keepInstrumentation;
   private final boolean instrumentedInput;
-  private final boolean allowWasi;
-  private final boolean inheritStdio;
-  private final boolean inheritEnv;
-  private final List<Dir> dirs;
-  private final List<Preload> preloads;
-  private final Engine engine;
-  private final Consumer<String> log;
+  private final Progress progress;
   private final WizerRuntime runtime;
 
   private Wizer(Builder b) {
@@ -57,13 +45,7 @@ public final class Wizer {
     this.renames = List.copyOf(b.renames);
     this.keepInstrumentation = b.keepInstrumentation;
     this.instrumentedInput = b.instrumentedInput;
-    this.allowWasi = b.allowWasi;
-    this.inheritStdio = b.inheritStdio;
-    this.inheritEnv = b.inheritEnv;
-    this.dirs = List.copyOf(b.dirs);
-    this.preloads = List.copyOf(b.preloads);
-    this.engine = b.engine;
-    this.log = b.log;
+    this.progress = b.progress;
     this.runtime = b.runtime;
   }
 
@@ -71,47 +53,9 @@ public final class Wizer {
     return new Builder();
   }
 
+  /** The export that {@link #run} calls to initialize a module. */
   public String initFunc() {
     return initFunc;
-  }
-
-  public boolean keepInitFunc() {
-    return keepInitFunc;
-  }
-
-  public boolean keepInstrumentation() {
-    return keepInstrumentation;
-  }
-
-  public boolean allowWasi() {
-    return allowWasi;
-  }
-
-  public boolean inheritStdio() {
-    return inheritStdio;
-  }
-
-  public boolean inheritEnv() {
-    return inheritEnv;
-  }
-
-  public List<Dir> dirs() {
-    return dirs;
-  }
-
-  public List<Preload> preloads() {
-    return preloads;
-  }
-
-  public Engine engine() {
-    return engine;
-  }
-
-  /** Reports a progress or timing line, if a log was configured. */
-  public void log(String line) {
-    if (log != null) {
-      log.accept(line);
-    }
   }
 
   /**
@@ -121,12 +65,11 @@ public final class Wizer {
    */
   public byte[] run(byte[] wasm) {
     Objects.requireNonNull(wasm, "wasm");
-    long t0 = System.nanoTime();
+    progress.stage("parse and validate");
     ModuleContext cx = Parse.parse(wasm, instrumentedInput);
-    t0 = lap("parse and validate", t0);
     Check.initFunc(cx, initFunc);
     WizerRuntime rt = runtime != null ? runtime : defaultRuntime();
-    InstanceState state = rt.initialize(cx, this);
+    InstanceState state = rt.initialize(cx, initFunc, progress);
     return snapshot(cx, state);
   }
 
@@ -155,24 +98,19 @@ public final class Wizer {
   public byte[] snapshot(ModuleContext cx, InstanceState state) {
     Objects.requireNonNull(cx, "cx");
     Objects.requireNonNull(state, "state");
-    long t0 = System.nanoTime();
+    progress.stage("snapshot");
     Snapshot snap = Snapshot.take(cx, state);
     long total = 0;
     for (Snapshot.Segment s : snap.segments()) {
       total += s.data().length;
     }
-    t0 = lap("snapshot: " + snap.segments().size() + " data segments, " + total + " bytes", t0);
+    progress.note(snap.segments().size() + " data segments, " + total + " bytes");
+    progress.stage("rewrite");
     byte[] out =
         Rewrite.rewrite(
             cx, snap, new Rewrite.Options(initFunc, keepInitFunc, renames, keepInstrumentation));
-    lap("rewrite: " + out.length + " bytes", t0);
+    progress.note(out.length + " bytes");
     return out;
-  }
-
-  private long lap(String what, long t0) {
-    long now = System.nanoTime();
-    log(String.format("%-40s %8.1f ms", what, (now - t0) / 1e6));
-    return now;
   }
 
   private static WizerRuntime defaultRuntime() {
@@ -193,13 +131,7 @@ public final class Wizer {
     private final Set<String> renameSrcs = new HashSet<>();
     private boolean keepInstrumentation;
     private boolean instrumentedInput;
-    private boolean allowWasi;
-    private boolean inheritStdio = true;
-    private boolean inheritEnv;
-    private final List<Dir> dirs = new ArrayList<>();
-    private final List<Preload> preloads = new ArrayList<>();
-    private Engine engine = Engine.AUTO;
-    private Consumer<String> log;
+    private Progress progress = Progress.SILENT;
     private WizerRuntime runtime;
 
     private Builder() {}
@@ -251,62 +183,17 @@ public final class Wizer {
       return this;
     }
 
-    /** Link real WASI preview1 instead of trapping stubs (default false). */
-    public Builder allowWasi(boolean allow) {
-      this.allowWasi = allow;
+    /** Receives the stages of a run and notes on them (default: {@link Progress#SILENT}). */
+    public Builder progress(Progress progress) {
+      this.progress = Objects.requireNonNull(progress, "progress");
       return this;
     }
 
-    /** With WASI, give the guest this process's stdin, stdout and stderr (default true). */
-    public Builder inheritStdio(boolean inherit) {
-      this.inheritStdio = inherit;
-      return this;
-    }
-
-    /** With WASI, give the guest this process's environment (default false: empty). */
-    public Builder inheritEnv(boolean inherit) {
-      this.inheritEnv = inherit;
-      return this;
-    }
-
-    /** With WASI, make host directory {@code host} visible to the guest as {@code guest}. */
-    public Builder mapDir(String guest, Path host) {
-      Objects.requireNonNull(guest, "guest");
-      Objects.requireNonNull(host, "host");
-      dirs.add(new Dir(guest, host));
-      return this;
-    }
-
-    /** With WASI, make host directory {@code dir} visible to the guest under the same name. */
-    public Builder dir(String dir) {
-      Objects.requireNonNull(dir, "dir");
-      return mapDir(dir, Path.of(dir));
-    }
-
-    /** Instantiate {@code wasm} first and satisfy imports from module {@code name} with it. */
-    public Builder preload(String name, byte[] wasm) {
-      requireName(name, "name");
-      Objects.requireNonNull(wasm, "wasm");
-      for (Preload p : preloads) {
-        if (p.name().equals(name)) {
-          throw new IllegalArgumentException("duplicated preload name `" + name + "`");
-        }
-      }
-      preloads.add(new Preload(name, wasm));
-      return this;
-    }
-
-    public Builder engine(Engine engine) {
-      this.engine = Objects.requireNonNull(engine, "engine");
-      return this;
-    }
-
-    /** Receives progress and timing lines (null: silent). */
-    public Builder log(Consumer<String> log) {
-      this.log = log;
-      return this;
-    }
-
+    /**
+     * The runtime that links and runs the init code, configured on its own builder (e.g. {@code
+     * EndiveRuntime.builder().allowWasi(true).build()}). Default: the first one {@link
+     * java.util.ServiceLoader} finds.
+     */
     public Builder runtime(WizerRuntime runtime) {
       this.runtime = Objects.requireNonNull(runtime, "runtime");
       return this;

@@ -159,7 +159,7 @@ final class Inputs {
   static InstanceState fixedState(byte[] memory) {
     return new InstanceState() {
       @Override
-      public GlobalValue global(String exportName, GlobalValue.Type type) {
+      public GlobalValue global(int index, String exportName, GlobalValue.Type type) {
         return switch (type) {
           case I32 -> GlobalValue.i32(0);
           case I64 -> GlobalValue.i64(0);
@@ -170,7 +170,7 @@ final class Inputs {
       }
 
       @Override
-      public <R> R memory(String exportName, Function<MemoryImage, R> reader) {
+      public <R> R memory(int index, String exportName, Function<MemoryImage, R> reader) {
         return reader.apply(MemoryImage.of(memory));
       }
     };

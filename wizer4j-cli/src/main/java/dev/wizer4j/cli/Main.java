@@ -2,6 +2,7 @@ package dev.wizer4j.cli;
 
 import dev.wizer4j.Wizer;
 import dev.wizer4j.WizerException;
+import dev.wizer4j.endive.EndiveRuntime;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -280,11 +281,7 @@ public final class Main implements Callable<Integer> {
             .initFunc(initFunc)
             .keepInitFunc(keepInitFunc)
             .keepInstrumentation(keepInstrumentation)
-            .instrumentedInput(instrumented)
-            .allowWasi(allowWasi)
-            .inheritStdio(inheritStdio)
-            .inheritEnv(inheritEnv)
-            .engine(parseEngine(engine));
+            .instrumentedInput(instrumented);
     for (String r : renames) {
       int eq = r.indexOf('=');
       if (eq <= 0 || eq == r.length() - 1) {
@@ -299,11 +296,22 @@ public final class Main implements Callable<Integer> {
         throw new UsageException(e.getMessage());
       }
     }
+    boolean toStdout = output == null || output.equals("-");
+    EndiveRuntime.Builder rt =
+        EndiveRuntime.builder()
+            .allowWasi(allowWasi)
+            .inheritStdio(inheritStdio)
+            .inheritEnv(inheritEnv)
+            .engine(parseEngine(engine));
+    if (toStdout) {
+      // The guest's stdout must never mix with the module.
+      rt.stdout(stderr);
+    }
     for (String d : dirs) {
       if (d.isEmpty()) {
         throw new UsageException("invalid value '' for '--dir <DIR>': must not be empty");
       }
-      b.dir(d);
+      rt.dir(d);
     }
     for (String m : mapDirs) {
       int sep = m.indexOf("::");
@@ -313,7 +321,7 @@ public final class Main implements Callable<Integer> {
                 + m
                 + "' for '--mapdir <GUEST::HOST>': must be of the form GUEST::HOST (one '::')");
       }
-      b.mapDir(m.substring(0, sep), Path.of(m.substring(sep + 2)));
+      rt.mapDir(m.substring(0, sep), Path.of(m.substring(sep + 2)));
     }
     List<String[]> preloadFiles = new ArrayList<>();
     for (String p : preloads) {
@@ -328,15 +336,16 @@ public final class Main implements Callable<Integer> {
     // reported as one (status 2), whatever the files hold.
     for (String[] p : preloadFiles) {
       try {
-        b.preload(p[0], readModule(Path.of(p[1]), "preload module"));
+        rt.preload(p[0], readModule(Path.of(p[1]), "preload module"));
       } catch (IllegalArgumentException e) {
         throw new UsageException(e.getMessage());
       }
     }
-    if (verbose) {
-      b.log(line -> stderr.println("wizer4j: " + line));
+    VerboseProgress progress = verbose ? new VerboseProgress(stderr) : null;
+    if (progress != null) {
+      b.progress(progress);
     }
-    Wizer wizer = b.build();
+    Wizer wizer = b.runtime(rt.build()).build();
 
     byte[] wasm;
     if (input == null || input.equals("-")) {
@@ -351,18 +360,7 @@ public final class Main implements Callable<Integer> {
           input == null || input.equals("-") ? "<stdin>" : input,
           wasm.length);
     }
-    boolean toStdout = output == null || output.equals("-");
-    byte[] out;
-    PrintStream systemOut = System.out;
-    if (toStdout) {
-      // The guest's stdout (WASI inherits System.out) must never mix with the module.
-      System.setOut(stderr);
-    }
-    try {
-      out = wizer.run(wasm);
-    } finally {
-      System.setOut(systemOut);
-    }
+    byte[] out = wizer.run(wasm);
     if (toStdout) {
       stdout.write(out);
       stdout.flush();
@@ -374,7 +372,8 @@ public final class Main implements Callable<Integer> {
     } else {
       writeAtomically(Path.of(output), out);
     }
-    if (verbose) {
+    if (progress != null) {
+      progress.finish();
       stderr.printf(
           Locale.ROOT,
           "wizer4j: wrote %s (%d bytes) in %.1f ms%n",
@@ -385,9 +384,9 @@ public final class Main implements Callable<Integer> {
     return 0;
   }
 
-  private static Wizer.Engine parseEngine(String s) {
+  private static EndiveRuntime.Engine parseEngine(String s) {
     try {
-      return Wizer.Engine.valueOf(s.toUpperCase(Locale.ROOT));
+      return EndiveRuntime.Engine.valueOf(s.toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw new UsageException(
           "invalid value '" + s + "' for '--engine': expected auto, interpreter or compiler");

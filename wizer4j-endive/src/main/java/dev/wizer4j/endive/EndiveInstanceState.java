@@ -6,6 +6,9 @@ import dev.wizer4j.MemoryImage;
 import dev.wizer4j.WizerException;
 import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
 import run.endive.runtime.ByteArrayMemory;
@@ -20,9 +23,9 @@ import run.endive.wasm.types.ValType;
 /**
  * The state of a live Endive {@link Instance}, for {@link dev.wizer4j.Wizer#snapshot}.
  *
- * <p>Globals and memories are found by their instrumentation export names. An instance of the
- * uninstrumented module works too: the canonical names carry the index ({@code __wizer_global_3} is
- * global 3), so the state is read by index when the export is absent.
+ * <p>Globals and memories are found by their instrumentation export names, so the instance must be
+ * one of the instrumented module (an output of {@code keepInstrumentation(true)}, or {@link
+ * dev.wizer4j.ModuleContext#instrumentedBytes()}).
  *
  * <p>Memory is lent without copying when it is Endive's default {@link ByteArrayMemory} (its 64 KiB
  * pages are handed to the scanner as they are); any other memory is copied page by page.
@@ -34,6 +37,7 @@ public final class EndiveInstanceState implements InstanceState {
 
   private final Instance instance;
   private final boolean byIndex;
+  private Map<String, Export> exports;
 
   private EndiveInstanceState(Instance instance, boolean byIndex) {
     this.instance = instance;
@@ -47,26 +51,28 @@ public final class EndiveInstanceState implements InstanceState {
 
   /**
    * The state of an instance of the very module a context was parsed from, instrumented or not: the
-   * canonical names carry the index ({@code __wizer_global_3} is global 3), so the state is read by
-   * index and the module never needs its instrumented copy parsed and instantiated.
+   * state is read by index, so the module never needs its instrumented copy parsed and
+   * instantiated.
    */
   static EndiveInstanceState byIndex(Instance instance) {
     return new EndiveInstanceState(instance, true);
   }
 
   @Override
-  public GlobalValue global(String exportName, GlobalValue.Type type) {
-    int index = resolve(exportName, ExternalType.GLOBAL, "__wizer_global_");
+  public GlobalValue global(int globalIndex, String exportName, GlobalValue.Type type) {
+    int index = byIndex ? globalIndex : resolve(exportName, ExternalType.GLOBAL);
     GlobalInstance g;
     try {
       g = instance.global(index);
     } catch (RuntimeException e) {
-      throw new WizerException("the instance has no global " + index + " (`" + exportName + "`)");
+      throw new WizerException.InitFailed(
+          "the instance has no global " + index + " (`" + exportName + "`)");
     }
     ValType vt = g.getType();
     GlobalValue.Type actual = typeOf(vt);
     if (actual != type) {
-      throw new WizerException("global `" + exportName + "` has type " + vt + ", expected " + type);
+      throw new WizerException.InitFailed(
+          "global `" + exportName + "` has type " + vt + ", expected " + type);
     }
     return switch (type) {
       case I32 -> GlobalValue.i32((int) g.getValue());
@@ -78,8 +84,8 @@ public final class EndiveInstanceState implements InstanceState {
   }
 
   @Override
-  public <R> R memory(String exportName, Function<MemoryImage, R> reader) {
-    int index = resolve(exportName, ExternalType.MEMORY, "__wizer_memory_");
+  public <R> R memory(int memoryIndex, String exportName, Function<MemoryImage, R> reader) {
+    int index = byIndex ? memoryIndex : resolve(exportName, ExternalType.MEMORY);
     Memory memory;
     try {
       memory = instance.memory(index);
@@ -87,7 +93,8 @@ public final class EndiveInstanceState implements InstanceState {
       memory = null;
     }
     if (memory == null) {
-      throw new WizerException("the instance has no memory " + index + " (`" + exportName + "`)");
+      throw new WizerException.InitFailed(
+          "the instance has no memory " + index + " (`" + exportName + "`)");
     }
     int pages = memory.pages();
     byte[][] chunks = lend(memory, pages);
@@ -155,31 +162,31 @@ public final class EndiveInstanceState implements InstanceState {
     }
   }
 
-  private int resolve(String exportName, ExternalType kind, String canonicalPrefix) {
-    var exports = instance.module().exportSection();
-    for (int i = 0; i < exports.exportCount(); i++) {
-      Export e = exports.getExport(i);
-      if (e.name().equals(exportName)) {
-        if (e.exportType() != kind) {
-          throw new WizerException(
-              "export `" + exportName + "` is a " + e.exportType() + ", expected a " + kind);
-        }
-        return e.index();
+  private int resolve(String exportName, ExternalType kind) {
+    if (exports == null) {
+      // One map for all lookups: a module may export a hundred thousand globals.
+      var section = instance.module().exportSection();
+      Map<String, Export> byName = new HashMap<>(section.exportCount() * 2);
+      for (int i = 0; i < section.exportCount(); i++) {
+        Export e = section.getExport(i);
+        byName.putIfAbsent(e.name(), e);
       }
+      exports = byName;
     }
-    if (byIndex && exportName.startsWith(canonicalPrefix)) {
-      try {
-        return Integer.parseInt(exportName.substring(canonicalPrefix.length()));
-      } catch (NumberFormatException e) {
-        // fall through to the error below
-      }
+    Export e = exports.get(exportName);
+    if (e == null) {
+      throw new WizerException.InitFailed(
+          "the instance has no "
+              + kind.name().toLowerCase(Locale.ROOT)
+              + " export `"
+              + exportName
+              + "`: snapshot an instance of the instrumented module");
     }
-    throw new WizerException(
-        "the instance has no "
-            + kind.name().toLowerCase(java.util.Locale.ROOT)
-            + " export `"
-            + exportName
-            + "`: snapshot an instance of the instrumented module");
+    if (e.exportType() != kind) {
+      throw new WizerException.InitFailed(
+          "export `" + exportName + "` is a " + e.exportType() + ", expected a " + kind);
+    }
+    return e.index();
   }
 
   private static GlobalValue.Type typeOf(ValType vt) {

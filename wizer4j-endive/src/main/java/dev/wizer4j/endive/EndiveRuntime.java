@@ -2,14 +2,19 @@ package dev.wizer4j.endive;
 
 import dev.wizer4j.InstanceState;
 import dev.wizer4j.ModuleContext;
-import dev.wizer4j.Wizer;
+import dev.wizer4j.Progress;
 import dev.wizer4j.WizerException;
 import dev.wizer4j.WizerRuntime;
+import java.io.OutputStream;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
 import java.util.function.Function;
 import run.endive.compiler.MachineFactoryCompiler;
 import run.endive.runtime.ExportFunction;
@@ -30,20 +35,88 @@ import run.endive.wasm.types.FunctionType;
 import run.endive.wasm.types.Import;
 
 /**
- * Runs initialization on Endive. Imports are linked, in this order, to WASI preview1 (when
+ * Runs initialization on Endive, and owns everything about linking and running: WASI, preloaded
+ * modules, stdio and the engine. Imports are linked, in this order, to WASI preview1 (when
  * allowed), to the exports of preloaded modules, and otherwise to stubs that trap with the import's
  * name when called.
+ *
+ * <pre>{@code
+ * EndiveRuntime rt = EndiveRuntime.builder().allowWasi(true).mapDir("/data", dir).build();
+ * byte[] out = Wizer.builder().runtime(rt).build().run(wasm);
+ * }</pre>
+ *
+ * <p>Instances are immutable and thread-safe.
  */
 public final class EndiveRuntime implements WizerRuntime {
   static final String WASI_MODULE = "wasi_snapshot_preview1";
 
+  /**
+   * Endive keeps a memory in Java arrays indexed by int: at most 32,767 pages of 64 KiB. A memory
+   * that must start larger cannot be run.
+   */
+  public static final int MAX_PAGES = 32767;
+
+  /** How Endive executes the init code. */
+  public enum Engine {
+    /** Let the runtime choose (today: the interpreter; see {@link #machine}). */
+    AUTO,
+    /** Endive's interpreter: starts at once. */
+    INTERPRETER,
+    /** Endive's compiler to JVM bytecode: pays up front, then runs compute-heavy code faster. */
+    COMPILER
+  }
+
+  /** A directory made visible to WASI code under {@code guest}. */
+  public record Dir(String guest, Path host) {}
+
+  /** A module instantiated before the input whose exports satisfy imports from {@code name}. */
+  public record Preload(String name, byte[] wasm) {}
+
+  private final boolean allowWasi;
+  private final boolean inheritStdio;
+  private final boolean inheritEnv;
+  private final Map<String, String> env;
+  private final List<Dir> dirs;
+  private final List<Preload> preloads;
+  private final Engine engine;
+  private final OutputStream stdout;
+
+  /**
+   * A runtime with the defaults of {@link #builder()}: no WASI, the engine chosen automatically.
+   */
+  public EndiveRuntime() {
+    this(new Builder());
+  }
+
+  private EndiveRuntime(Builder b) {
+    this.allowWasi = b.allowWasi;
+    this.inheritStdio = b.inheritStdio;
+    this.inheritEnv = b.inheritEnv;
+    this.env = Collections.unmodifiableMap(new TreeMap<>(b.env));
+    this.dirs = List.copyOf(b.dirs);
+    this.preloads = List.copyOf(b.preloads);
+    this.engine = b.engine;
+    this.stdout = b.stdout;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
   @Override
-  public InstanceState initialize(ModuleContext cx, Wizer config) {
-    long t0 = System.nanoTime();
-    WasiPreview1 wasi = config.allowWasi() ? wasi(config) : null;
+  public InstanceState initialize(ModuleContext cx, String initFunc, Progress progress) {
+    WasmModule module =
+        cx.decoded(WasmModule.class)
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "the module context was not decoded by Endive's parser"));
+    checkLimits(module);
+    progress.stage("instantiate");
+    WasiPreview1 wasi = allowWasi ? wasi() : null;
     try {
-      Map<String, Instance> preloads = new HashMap<>();
-      for (Wizer.Preload p : config.preloads()) {
+      Map<String, Instance> preloaded = new HashMap<>();
+      for (Preload p : preloads) {
         WasmModule pm;
         try {
           pm = Parser.parse(p.wasm());
@@ -52,10 +125,10 @@ public final class EndiveRuntime implements WizerRuntime {
               "preload module `" + p.name() + "` is invalid: " + e.getMessage(), e);
         }
         try {
-          preloads.put(
+          preloaded.put(
               p.name(),
               Instance.builder(pm)
-                  .withImportValues(imports(pm, wasi, preloads))
+                  .withImportValues(imports(pm, wasi, preloaded))
                   .withStart(false)
                   .build());
         } catch (WasmEngineException e) {
@@ -64,12 +137,11 @@ public final class EndiveRuntime implements WizerRuntime {
         }
       }
 
-      WasmModule module = cx.wasmModule();
       Instance.Builder builder =
           Instance.builder(module)
-              .withImportValues(imports(module, wasi, preloads))
+              .withImportValues(imports(module, wasi, preloaded))
               .withStart(false);
-      Function<Instance, Machine> machine = machine(module, config);
+      Function<Instance, Machine> machine = machine(module, progress);
       if (machine != null) {
         builder.withMachineFactory(machine);
       }
@@ -79,16 +151,15 @@ public final class EndiveRuntime implements WizerRuntime {
       } catch (RuntimeException e) {
         throw failure("instantiating the module (its start function)", e);
       }
-      t0 = lap(config, "instantiate", t0);
 
       ExportFunction initialize = exportedFunction(instance, "_initialize");
       if (initialize != null) {
+        progress.stage("call _initialize");
         call(initialize, "_initialize");
-        t0 = lap(config, "call _initialize", t0);
       }
-      if (initialize == null || !config.initFunc().equals("_initialize")) {
-        call(instance.export(config.initFunc()), config.initFunc());
-        lap(config, "call " + config.initFunc(), t0);
+      if (initialize == null || !initFunc.equals("_initialize")) {
+        progress.stage("call " + initFunc);
+        call(instance.export(initFunc), initFunc);
       }
       return EndiveInstanceState.byIndex(instance);
     } finally {
@@ -98,20 +169,35 @@ public final class EndiveRuntime implements WizerRuntime {
     }
   }
 
-  private static long lap(Wizer config, String what, long t0) {
-    long now = System.nanoTime();
-    config.log(String.format("%-40s %8.1f ms", what, (now - t0) / 1e6));
-    return now;
+  /** Rejects what Endive cannot hold, before anything is allocated. */
+  private static void checkLimits(WasmModule module) {
+    var memories = module.memorySection();
+    if (memories.isEmpty()) {
+      return;
+    }
+    int imported = module.importSection().count(ExternalType.MEMORY);
+    for (int i = 0; i < memories.get().memoryCount(); i++) {
+      long min = Integer.toUnsignedLong(memories.get().getMemory(i).limits().initialPages());
+      if (min > MAX_PAGES) {
+        throw new WizerException.Unsupported(
+            String.format(
+                "memory %d starts at %d pages (%d MiB), more than the %d pages (2 GiB) the"
+                    + " Endive runtime can hold",
+                imported + i, min, min / 16, MAX_PAGES));
+      }
+    }
   }
 
-  private static Function<Instance, Machine> machine(WasmModule module, Wizer config) {
+  private Function<Instance, Machine> machine(WasmModule module, Progress progress) {
     // AUTO is the interpreter: it starts at once, while Endive's compiler spends 0.5 s or more
     // (growing with code size) before the first instruction runs. No static property of a
     // module tells how long its init will run, and racing both engines would make the output
     // depend on which finished first, so the choice is left to --engine compiler.
-    if (config.engine() != Wizer.Engine.COMPILER) {
+    if (engine != Engine.COMPILER) {
+      progress.note("engine: interpreter");
       return null;
     }
+    progress.stage("compile");
     try {
       return MachineFactoryCompiler.compile(module);
     } catch (RuntimeException e) {
@@ -166,17 +252,20 @@ public final class EndiveRuntime implements WizerRuntime {
     return new WizerException.InitFailed(where + " trapped: " + msg, e);
   }
 
-  private static WasiPreview1 wasi(Wizer config) {
+  private WasiPreview1 wasi() {
     WasiOptions.Builder opts = WasiOptions.builder();
-    if (config.inheritStdio()) {
-      opts.inheritSystem();
+    if (inheritStdio) {
+      opts.withStdin(System.in);
+      opts.withStdout(stdout != null ? stdout : System.out);
+      opts.withStderr(System.err);
     }
-    if (config.inheritEnv()) {
-      System.getenv().entrySet().stream()
-          .sorted(Map.Entry.comparingByKey())
-          .forEach(e -> opts.withEnvironment(e.getKey(), e.getValue()));
+    Map<String, String> all = new TreeMap<>();
+    if (inheritEnv) {
+      all.putAll(System.getenv());
     }
-    for (Wizer.Dir d : config.dirs()) {
+    all.putAll(env);
+    all.forEach(opts::withEnvironment);
+    for (Dir d : dirs) {
       if (!Files.isDirectory(d.host())) {
         throw new WizerException.InitFailed(
             "directory `" + d.host() + "` (for guest path `" + d.guest() + "`) does not exist");
@@ -232,5 +321,98 @@ public final class EndiveRuntime implements WizerRuntime {
       }
     }
     return ImportValues.builder().withFunctions(fns).build();
+  }
+
+  /** Configuration of an {@link EndiveRuntime}; every setter checks its argument at once. */
+  public static final class Builder {
+    private boolean allowWasi;
+    private boolean inheritStdio = true;
+    private boolean inheritEnv;
+    private final Map<String, String> env = new TreeMap<>();
+    private final List<Dir> dirs = new ArrayList<>();
+    private final List<Preload> preloads = new ArrayList<>();
+    private Engine engine = Engine.AUTO;
+    private OutputStream stdout;
+
+    private Builder() {}
+
+    /** Link real WASI preview1 instead of trapping stubs (default false). */
+    public Builder allowWasi(boolean allow) {
+      this.allowWasi = allow;
+      return this;
+    }
+
+    /** With WASI, give the guest this process's stdin, stdout and stderr (default true). */
+    public Builder inheritStdio(boolean inherit) {
+      this.inheritStdio = inherit;
+      return this;
+    }
+
+    /** With WASI, give the guest this process's environment (default false: empty). */
+    public Builder inheritEnv(boolean inherit) {
+      this.inheritEnv = inherit;
+      return this;
+    }
+
+    /** With WASI, set environment variable {@code name} for the guest; it wins over inherited. */
+    public Builder env(String name, String value) {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(value, "value");
+      if (name.isEmpty() || name.indexOf('=') >= 0 || name.indexOf('\0') >= 0) {
+        throw new IllegalArgumentException(
+            "environment variable name `" + name + "` must be non-empty, without '=' or NUL");
+      }
+      env.put(name, value);
+      return this;
+    }
+
+    /** With WASI, make host directory {@code host} visible to the guest as {@code guest}. */
+    public Builder mapDir(String guest, Path host) {
+      Objects.requireNonNull(guest, "guest");
+      Objects.requireNonNull(host, "host");
+      dirs.add(new Dir(guest, host));
+      return this;
+    }
+
+    /** With WASI, make host directory {@code dir} visible to the guest under the same name. */
+    public Builder dir(String dir) {
+      Objects.requireNonNull(dir, "dir");
+      return mapDir(dir, Path.of(dir));
+    }
+
+    /** Instantiate {@code wasm} first and satisfy imports from module {@code name} with it. */
+    public Builder preload(String name, byte[] wasm) {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(wasm, "wasm");
+      if (name.isEmpty()) {
+        throw new IllegalArgumentException("name must not be empty");
+      }
+      for (Preload p : preloads) {
+        if (p.name().equals(name)) {
+          throw new IllegalArgumentException("duplicated preload name `" + name + "`");
+        }
+      }
+      preloads.add(new Preload(name, wasm));
+      return this;
+    }
+
+    /** How to run the init code (default {@link Engine#AUTO}). */
+    public Builder engine(Engine engine) {
+      this.engine = Objects.requireNonNull(engine, "engine");
+      return this;
+    }
+
+    /**
+     * With WASI and inherited stdio, where the guest's stdout goes (default: {@code System.out}). A
+     * tool that writes the module to its own stdout sends the guest's elsewhere.
+     */
+    public Builder stdout(OutputStream stdout) {
+      this.stdout = Objects.requireNonNull(stdout, "stdout");
+      return this;
+    }
+
+    public EndiveRuntime build() {
+      return new EndiveRuntime(this);
+    }
   }
 }

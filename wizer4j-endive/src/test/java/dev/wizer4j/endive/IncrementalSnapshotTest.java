@@ -179,15 +179,16 @@ class IncrementalSnapshotTest {
 
   /**
    * A state that is not a runtime at all: globals and memories copied into plain arrays, as a state
-   * file would hold them. Snapshots from it must equal snapshots from the live instance.
+   * file would hold them, keyed by index (the export names are not needed). Snapshots from it must
+   * equal snapshots from the live instance.
    */
   static final class SavedState implements InstanceState {
-    final Map<String, GlobalValue> globals = new HashMap<>();
-    final Map<String, byte[]> memories = new HashMap<>();
+    final Map<Integer, GlobalValue> globals = new HashMap<>();
+    final Map<Integer, byte[]> memories = new HashMap<>();
 
     @Override
-    public GlobalValue global(String exportName, GlobalValue.Type type) {
-      GlobalValue v = globals.get(exportName);
+    public GlobalValue global(int index, String exportName, GlobalValue.Type type) {
+      GlobalValue v = globals.get(index);
       if (v == null) {
         throw new WizerException("no global " + exportName);
       }
@@ -195,8 +196,8 @@ class IncrementalSnapshotTest {
     }
 
     @Override
-    public <R> R memory(String exportName, Function<MemoryImage, R> reader) {
-      byte[] m = memories.get(exportName);
+    public <R> R memory(int index, String exportName, Function<MemoryImage, R> reader) {
+      byte[] m = memories.get(index);
       if (m == null) {
         throw new WizerException("no memory " + exportName);
       }
@@ -213,10 +214,9 @@ class IncrementalSnapshotTest {
       call(live, "step");
     }
     SavedState saved = new SavedState();
-    saved.globals.put("__wizer_global_0", GlobalValue.i32((int) live.global(0).getValue()));
-    saved.globals.put("__wizer_global_1", GlobalValue.i64(live.global(1).getValue()));
-    saved.memories.put(
-        "__wizer_memory_0", live.memory(0).readBytes(0, live.memory(0).pages() * 65536));
+    saved.globals.put(0, GlobalValue.i32((int) live.global(0).getValue()));
+    saved.globals.put(1, GlobalValue.i64(live.global(1).getValue()));
+    saved.memories.put(0, live.memory(0).readBytes(0, live.memory(0).pages() * 65536));
     byte[] fromArrays = KEEP.snapshot(cx, saved);
     byte[] fromLive = KEEP.snapshot(cx, EndiveInstanceState.of(live));
     assertArrayEquals(fromLive, fromArrays);

@@ -37,7 +37,11 @@ class LinkingTest {
               (func (export "wizer-initialize") (global.set $g (call $triple (i32.const 14))))
               (func (export "g") (result i32) (global.get $g)))
             """);
-    byte[] out = Wizer.builder().preload("math", math).build().run(main);
+    byte[] out =
+        Wizer.builder()
+            .runtime(EndiveRuntime.builder().preload("math", math).build())
+            .build()
+            .run(main);
     assertValid(out);
     assertEquals(42, call(instantiate(out), "g")[0]);
     assertRejected(
@@ -62,9 +66,14 @@ class LinkingTest {
   @Test
   void wasiSeesNoEnvironmentUnlessInherited() {
     byte[] wasm = wat(ENV_COUNT);
-    byte[] plain = Wizer.builder().allowWasi(true).build().run(wasm);
+    byte[] plain =
+        Wizer.builder().runtime(EndiveRuntime.builder().allowWasi(true).build()).build().run(wasm);
     assertEquals(0, call(instantiate(plain), "count")[0]);
-    byte[] inherited = Wizer.builder().allowWasi(true).inheritEnv(true).build().run(wasm);
+    byte[] inherited =
+        Wizer.builder()
+            .runtime(EndiveRuntime.builder().allowWasi(true).inheritEnv(true).build())
+            .build()
+            .run(wasm);
     assertEquals(System.getenv().size(), call(instantiate(inherited), "count")[0]);
   }
 
@@ -104,7 +113,11 @@ class LinkingTest {
               (func (export "err") (result i32) (global.get $err))
               (func (export "nread") (result i32) (i32.load (i32.const 48))))
             """);
-    byte[] out = Wizer.builder().allowWasi(true).mapDir("/data", dir).build().run(wasm);
+    byte[] out =
+        Wizer.builder()
+            .runtime(EndiveRuntime.builder().allowWasi(true).mapDir("/data", dir).build())
+            .build()
+            .run(wasm);
     var i = instantiate(out);
     assertEquals(0, call(i, "err")[0], "path_open succeeded");
     assertEquals(19, call(i, "nread")[0]);
@@ -113,7 +126,13 @@ class LinkingTest {
     assertEquals("hello from the host", text);
     assertRejected(
         "does not exist",
-        Wizer.builder().allowWasi(true).mapDir("/data", dir.resolve("missing")).build(),
+        Wizer.builder()
+            .runtime(
+                EndiveRuntime.builder()
+                    .allowWasi(true)
+                    .mapDir("/data", dir.resolve("missing"))
+                    .build())
+            .build(),
         wasm);
     assertTrue(out.length > wasm.length);
   }

@@ -112,7 +112,10 @@ class RealModulesTest {
     Path data = FIXTURES.resolve("data");
     byte[] text = Files.readAllBytes(data.resolve("input.txt"));
     byte[] out =
-        Wizer.builder().allowWasi(true).mapDir("/data", data).build().run(fixture("readfile"));
+        Wizer.builder()
+            .runtime(EndiveRuntime.builder().allowWasi(true).mapDir("/data", data).build())
+            .build()
+            .run(fixture("readfile"));
     assertValid(out);
     // The output answers from memory: its WASI imports are stubs that trap if called.
     Instance i = instantiate(out);

@@ -91,7 +91,7 @@ public final class DurableRpcHost {
     }
     Path file = stateDir.resolve(GUEST_FILE);
     // Never store a guest that could not start a task.
-    Guest.instantiate(parse(out, file).wasmModule(), file.toString());
+    Guest.instantiate(parse(out, file).decoded(WasmModule.class).orElseThrow(), file.toString());
     try {
       Files.createDirectories(stateDir);
     } catch (IOException e) {
@@ -113,7 +113,8 @@ public final class DurableRpcHost {
       throw new HostException("task " + task + " already exists (" + file + ")");
     }
     ModuleContext cx = parse(read(guestFile, "guest " + guestFile), guestFile);
-    Guest guest = Guest.instantiate(cx.wasmModule(), guestFile.toString());
+    Guest guest =
+        Guest.instantiate(cx.decoded(WasmModule.class).orElseThrow(), guestFile.toString());
     if (guest.start(task, n) == Guest.REFUSED) {
       throw new HostException(
           "the guest refused task " + task + " with N = " + n + " (N must be 1..1000)");
@@ -201,7 +202,7 @@ public final class DurableRpcHost {
     }
     byte[] bytes = read(file, "state file " + file);
     ModuleContext cx = parse(bytes, file);
-    Guest guest = Guest.instantiate(cx.wasmModule(), file.toString());
+    Guest guest = Guest.instantiate(cx.decoded(WasmModule.class).orElseThrow(), file.toString());
     int stored = guest.taskId();
     if (stored != task) {
       throw new HostException(file + " holds task " + stored + ", not task " + task);

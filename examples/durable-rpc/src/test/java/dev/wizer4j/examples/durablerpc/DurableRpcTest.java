@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import run.endive.wasm.Parser;
+import run.endive.wasm.WasmModule;
 
 /** The host's steps in one JVM: many suspend/resume rounds, and what they must not change. */
 class DurableRpcTest {
@@ -43,7 +44,7 @@ class DurableRpcTest {
     // call with the same options, but never written out and resumed.
     Wizer wizer = Wizer.builder().keepInstrumentation(true).build();
     ModuleContext cx = wizer.parseInstrumented(Files.readAllBytes(dir.resolve("guest.wasm")));
-    Guest live = Guest.instantiate(cx.wasmModule(), "reference");
+    Guest live = Guest.instantiate(cx.decoded(WasmModule.class).orElseThrow(), "reference");
     assertEquals(Guest.WAITING, live.start(1, n));
 
     List<Long> sizes = new ArrayList<>();
