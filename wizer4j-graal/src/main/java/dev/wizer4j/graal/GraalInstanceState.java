@@ -4,6 +4,7 @@ import dev.wizer4j.GlobalValue;
 import dev.wizer4j.InstanceState;
 import dev.wizer4j.MemoryImage;
 import dev.wizer4j.WizerException;
+import java.lang.ref.Cleaner;
 import java.nio.ByteOrder;
 import java.util.function.Function;
 import org.graalvm.polyglot.Context;
@@ -24,15 +25,20 @@ public final class GraalInstanceState implements InstanceState, AutoCloseable {
   static final int CHUNK = 1 << 20;
   static final int PAGE = 1 << 16;
 
-  private final Context context;
   private final Value webAssembly;
   private final Value exports;
 
+  private final Cleaner.Cleanable cleanable;
+
   GraalInstanceState(Context context, Value webAssembly, Value exports) {
-    this.context = context;
     this.webAssembly = webAssembly;
     this.exports = exports;
+    // Wizer.run does not close the state it snapshots; the context (and the memory it holds)
+    // goes when the state does.
+    this.cleanable = CLEANER.register(this, () -> context.close(true));
   }
+
+  private static final Cleaner CLEANER = Cleaner.create();
 
   /** The instance's exports, e.g. to call a function between snapshots. */
   public Value exports() {
@@ -40,7 +46,7 @@ public final class GraalInstanceState implements InstanceState, AutoCloseable {
   }
 
   @Override
-  public GlobalValue global(String exportName, GlobalValue.Type type) {
+  public GlobalValue global(int index, String exportName, GlobalValue.Type type) {
     Value g = export(exportName, "global");
     try {
       if (type == GlobalValue.Type.V128) {
@@ -76,7 +82,7 @@ public final class GraalInstanceState implements InstanceState, AutoCloseable {
   }
 
   @Override
-  public <R> R memory(String exportName, Function<MemoryImage, R> reader) {
+  public <R> R memory(int index, String exportName, Function<MemoryImage, R> reader) {
     Value m = export(exportName, "memory");
     if (!m.hasBufferElements()) {
       throw new WizerException.InitFailed("the export `" + exportName + "` is not a memory");
@@ -114,6 +120,6 @@ public final class GraalInstanceState implements InstanceState, AutoCloseable {
   /** Closes the instance's GraalWasm context. */
   @Override
   public void close() {
-    context.close(true);
+    cleanable.clean();
   }
 }

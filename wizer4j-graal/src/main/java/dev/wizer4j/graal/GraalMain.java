@@ -1,6 +1,6 @@
 package dev.wizer4j.graal;
 
-import dev.wizer4j.Instrumented;
+import dev.wizer4j.Progress;
 import dev.wizer4j.Wizer;
 import dev.wizer4j.WizerException;
 import java.io.IOException;
@@ -93,19 +93,20 @@ public final class GraalMain {
       }
     }
     long start = System.nanoTime();
-    GraalRuntime.Log log = verbose ? new StderrLog(start) : GraalRuntime.Log.SILENT;
-    byte[] wasm = read(input);
-    Wizer w = wizer.build();
-    log.stage("parse, validate and instrument");
-    Instrumented inst = w.instrument(wasm);
-    byte[] out;
-    try (GraalInstanceState state = runtime.build().initialize(inst.wasm(), w.initFunc(), log)) {
-      log.stage("snapshot and rewrite");
-      out = w.snapshot(inst.context(), state);
+    StderrProgress progress = verbose ? new StderrProgress(start) : null;
+    if (progress != null) {
+      wizer.progress(progress);
     }
-    log.stage("write");
+    if (output == null) {
+      // The module goes to stdout; the guest's stdout must not.
+      runtime.stdout(System.err);
+    }
+    byte[] wasm = read(input);
+    byte[] out = wizer.runtime(runtime.build()).build().run(wasm);
     write(output, out);
-    log.stage("done");
+    if (progress != null) {
+      progress.stage("done");
+    }
     return 0;
   }
 
@@ -149,6 +150,8 @@ public final class GraalMain {
     Path tmp = Files.createTempFile(target.getParent(), ".wizer4j-", ".tmp");
     try {
       Files.write(tmp, out);
+      // createTempFile makes the file owner-only; an output module is an ordinary file.
+      tmp.toFile().setReadable(true, false);
       Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } finally {
       Files.deleteIfExists(tmp);
@@ -156,12 +159,12 @@ public final class GraalMain {
   }
 
   /** Prints each stage with the time the previous one took, like the main CLI's {@code -v}. */
-  private static final class StderrLog implements GraalRuntime.Log {
+  private static final class StderrProgress implements Progress {
     private final long start;
     private long t0;
     private String current;
 
-    StderrLog(long start) {
+    StderrProgress(long start) {
       this.start = start;
       this.t0 = start;
     }

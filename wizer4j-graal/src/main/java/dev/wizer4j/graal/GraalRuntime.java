@@ -1,6 +1,10 @@
 package dev.wizer4j.graal;
 
+import dev.wizer4j.InstanceState;
+import dev.wizer4j.ModuleContext;
+import dev.wizer4j.Progress;
 import dev.wizer4j.WizerException;
+import dev.wizer4j.WizerRuntime;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -43,7 +47,7 @@ import org.graalvm.polyglot.proxy.ProxyObject;
  * Imported memories, tables and globals are rejected by the pipeline before a runtime sees the
  * module.
  */
-public final class GraalRuntime {
+public final class GraalRuntime implements WizerRuntime {
   static final String WASI_MODULE = "wasi_snapshot_preview1";
 
   /** A directory the guest sees as {@code guest}; the host side is {@code host}. */
@@ -60,6 +64,7 @@ public final class GraalRuntime {
   private final Map<String, String> env;
   private final List<Dir> dirs;
   private final long stackSize;
+  private final OutputStream stdout;
 
   private GraalRuntime(Builder b) {
     this.allowWasi = b.allowWasi;
@@ -68,26 +73,23 @@ public final class GraalRuntime {
     this.env = Map.copyOf(b.env);
     this.dirs = List.copyOf(b.dirs);
     this.stackSize = b.stackSize;
+    this.stdout = b.stdout;
   }
 
   public static Builder builder() {
     return new Builder();
   }
 
-  /** Receives the stages of a run and notes on them; see {@code dev.wizer4j.Progress}. */
-  public interface Log {
-    Log SILENT =
-        new Log() {
-          @Override
-          public void stage(String name) {}
-
-          @Override
-          public void note(String message) {}
-        };
-
-    void stage(String name);
-
-    void note(String message);
+  /**
+   * Runs initialization for {@link dev.wizer4j.Wizer#run(byte[])}: instantiates {@code cx}'s module
+   * with its instrumentation exports, and returns its state. The GraalWasm context stays open until
+   * the state is unreachable (then a cleaner closes it); to close it at once, call {@link
+   * #initialize(byte[], String, Progress)} and close the state it returns.
+   */
+  @Override
+  public InstanceState initialize(ModuleContext cx, String initFunc, Progress progress) {
+    Objects.requireNonNull(cx, "cx");
+    return initialize(cx.instrumentedBytes(), initFunc, progress);
   }
 
   /**
@@ -97,7 +99,7 @@ public final class GraalRuntime {
    *
    * @throws WizerException.InitFailed if instantiation or initialization fails
    */
-  public GraalInstanceState initialize(byte[] instrumentedWasm, String initFunc, Log log) {
+  public GraalInstanceState initialize(byte[] instrumentedWasm, String initFunc, Progress log) {
     Objects.requireNonNull(instrumentedWasm, "instrumentedWasm");
     Objects.requireNonNull(initFunc, "initFunc");
     Objects.requireNonNull(log, "log");
@@ -135,7 +137,7 @@ public final class GraalRuntime {
     return (GraalInstanceState) r;
   }
 
-  private GraalInstanceState run(byte[] wasm, String initFunc, Log log) {
+  private GraalInstanceState run(byte[] wasm, String initFunc, Progress log) {
     log.stage("GraalWasm: create context");
     Context ctx = context();
     boolean ok = false;
@@ -197,7 +199,7 @@ public final class GraalRuntime {
       }
       if (inheritStdio) {
         in = System.in;
-        out = System.out;
+        out = stdout != null ? stdout : System.out;
         err = System.err;
       }
       // The guest sees exactly the variables given (and the host's when inherited), sorted for
@@ -298,9 +300,6 @@ public final class GraalRuntime {
       return new WizerException.InitFailed(
           where + " called WASI proc_exit(" + e.getExitStatus() + ") during initialization", e);
     }
-    if (e.isResourceExhausted()) {
-      return new WizerException.InitFailed(where + " trapped: " + message(e), e);
-    }
     return new WizerException.InitFailed(where + " trapped: " + message(e), e);
   }
 
@@ -327,6 +326,7 @@ public final class GraalRuntime {
     private final Map<String, String> env = new LinkedHashMap<>();
     private final List<Dir> dirs = new ArrayList<>();
     private long stackSize = 1L << 30;
+    private OutputStream stdout;
 
     private Builder() {}
 
@@ -352,8 +352,9 @@ public final class GraalRuntime {
     public Builder env(String name, String value) {
       Objects.requireNonNull(name, "name");
       Objects.requireNonNull(value, "value");
-      if (name.isEmpty() || name.indexOf('=') >= 0) {
-        throw new IllegalArgumentException("name must be non-empty and without '=': " + name);
+      if (name.isEmpty() || name.indexOf('=') >= 0 || name.indexOf('\0') >= 0) {
+        throw new IllegalArgumentException(
+            "environment variable name `" + name + "` must be non-empty, without '=' or NUL");
       }
       env.put(name, value);
       return this;
@@ -377,6 +378,15 @@ public final class GraalRuntime {
         throw new IllegalArgumentException("stackSize must be positive: " + bytes);
       }
       this.stackSize = bytes;
+      return this;
+    }
+
+    /**
+     * With WASI and inherited stdio, where the guest's stdout goes (default: {@code System.out}). A
+     * tool that writes the module to its own stdout sends the guest's elsewhere.
+     */
+    public Builder stdout(OutputStream stdout) {
+      this.stdout = Objects.requireNonNull(stdout, "stdout");
       return this;
     }
 

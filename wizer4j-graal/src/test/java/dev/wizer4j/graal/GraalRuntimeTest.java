@@ -8,8 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wizer4j.Instrumented;
+import dev.wizer4j.Progress;
 import dev.wizer4j.Wizer;
 import dev.wizer4j.WizerException;
+import dev.wizer4j.endive.EndiveRuntime;
 import dev.wizer4j.testing.Wat;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,7 +30,7 @@ class GraalRuntimeTest {
   static byte[] graal(Wizer wizer, GraalRuntime runtime, byte[] wasm) {
     Instrumented inst = wizer.instrument(wasm);
     try (GraalInstanceState state =
-        runtime.initialize(inst.wasm(), wizer.initFunc(), GraalRuntime.Log.SILENT)) {
+        runtime.initialize(inst.wasm(), wizer.initFunc(), Progress.SILENT)) {
       return wizer.snapshot(inst.context(), state);
     }
   }
@@ -37,9 +39,13 @@ class GraalRuntimeTest {
     return graal(Wizer.builder().build(), GraalRuntime.builder().build(), wasm);
   }
 
-  /** The same on Endive (the default runtime, found on the test class path). */
+  /** The same on Endive. */
+  static byte[] endive(Wizer.Builder wizer, EndiveRuntime.Builder runtime, byte[] wasm) {
+    return wizer.runtime(runtime.build()).build().run(wasm);
+  }
+
   static byte[] endive(Wizer.Builder wizer, byte[] wasm) {
-    return wizer.build().run(wasm);
+    return endive(wizer, EndiveRuntime.builder(), wasm);
   }
 
   static byte[] fixture(String name) throws IOException {
@@ -236,6 +242,19 @@ class GraalRuntimeTest {
     assertArrayEquals(endive(Wizer.builder(), wasm), graal(wasm));
   }
 
+  /** Through the runtime interface: {@code Wizer.run} with the GraalWasm runtime set. */
+  @Test
+  void wizerRunOnGraalMatchesEndive() throws IOException {
+    byte[] wasm = fixture("primes-debug");
+    byte[] viaRun =
+        Wizer.builder()
+            .runtime(GraalRuntime.builder().build())
+            .keepInstrumentation(true)
+            .build()
+            .run(wasm);
+    assertArrayEquals(endive(Wizer.builder().keepInstrumentation(true), wasm), viaRun);
+  }
+
   @Test
   void cppConstructorsFixtureMatchesEndive() throws IOException {
     byte[] wasm = fixture("ctors");
@@ -262,7 +281,10 @@ class GraalRuntimeTest {
     byte[] wasm = fixture("readfile");
     Path data = FIXTURES.resolve("data").toAbsolutePath();
     byte[] e =
-        endive(Wizer.builder().allowWasi(true).inheritStdio(false).mapDir("/data", data), wasm);
+        endive(
+            Wizer.builder(),
+            EndiveRuntime.builder().allowWasi(true).inheritStdio(false).mapDir("/data", data),
+            wasm);
     byte[] g =
         graal(
             Wizer.builder().build(),
