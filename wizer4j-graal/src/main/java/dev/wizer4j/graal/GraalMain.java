@@ -15,9 +15,10 @@ import java.util.List;
  * A command line for wizening on GraalWasm, with the subset of Wizer's options that GraalWasm
  * supports: {@code [-f NAME] [-r DST=SRC] [--keep-init-func] [--allow-wasi] [--inherit-env]
  * [--inherit-stdio] [--dir DIR] [--mapdir GUEST::HOST] [--wasm-FEATURE[=BOOL]] [-v] [-o OUT]
- * INPUT}. It exists so that the GraalWasm engine can be run and measured from a shell (see {@code
- * bin/wizer4j-graal}) until {@code wizer4j-cli} selects runtimes; it maps options onto the builders
- * and holds no logic of its own.
+ * INPUT}, plus {@code --repeat N} for measuring: the whole pipeline N times in this JVM (the second
+ * run is a warm one), printing each run's time. It exists so that the GraalWasm engine can be run
+ * and measured from a shell (see {@code bin/wizer4j-graal}) until {@code wizer4j-cli} selects
+ * runtimes; it maps options onto the builders and holds no logic of its own.
  */
 public final class GraalMain {
   private GraalMain() {}
@@ -44,6 +45,7 @@ public final class GraalMain {
     String input = null;
     String output = null;
     boolean verbose = false;
+    int repeat = 1;
     List<String> rest = new ArrayList<>(List.of(args));
     while (!rest.isEmpty()) {
       String a = rest.remove(0);
@@ -79,6 +81,7 @@ public final class GraalMain {
           runtime.mapDir(m.substring(0, sep), Path.of(m.substring(sep + 2)));
         }
         case "-v", "--verbose" -> verbose = true;
+        case "--repeat" -> repeat = Integer.parseInt(arg(name, value, rest));
         default -> {
           if (name.startsWith("--wasm-")) {
             bool(name, value); // GraalWasm enables the proposals it supports
@@ -101,8 +104,18 @@ public final class GraalMain {
       // The module goes to stdout; the guest's stdout must not.
       runtime.stdout(System.err);
     }
+    // GraalWasm's engine loads while the pipeline reads and validates the module.
+    GraalRuntime graal = runtime.build().prepare();
     byte[] wasm = read(input);
-    byte[] out = wizer.runtime(runtime.build()).build().run(wasm);
+    Wizer w = wizer.runtime(graal).build();
+    byte[] out = null;
+    for (int i = 1; i <= repeat; i++) {
+      long t0 = System.nanoTime();
+      out = w.run(wasm);
+      if (repeat > 1) {
+        System.err.printf("run %d: %.1f ms%n", i, (System.nanoTime() - t0) / 1e6);
+      }
+    }
     write(output, out);
     if (progress != null) {
       progress.stage("done");

@@ -17,6 +17,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.atomic.AtomicReference;
 import org.graalvm.polyglot.Context;
 import org.graalvm.polyglot.Engine;
@@ -65,6 +67,7 @@ public final class GraalRuntime implements WizerRuntime {
   private final List<Dir> dirs;
   private final long stackSize;
   private final OutputStream stdout;
+  private FutureTask<Engine> engine;
 
   private GraalRuntime(Builder b) {
     this.allowWasi = b.allowWasi;
@@ -182,13 +185,51 @@ public final class GraalRuntime implements WizerRuntime {
     }
   }
 
+  /**
+   * Starts creating the GraalWasm engine (loading Truffle, GraalWasm and, with JVMCI, the Graal
+   * compiler: 0.7-2 s) on a background thread, so that it overlaps with what the caller does
+   * meanwhile, such as validating the module. Optional; {@code initialize} waits for it.
+   */
+  public GraalRuntime prepare() {
+    synchronized (this) {
+      if (engine == null) {
+        engine = new FutureTask<>(GraalRuntime::newEngine);
+        Thread t = new Thread(engine, "wizer4j-graal-engine");
+        t.setDaemon(true);
+        t.start();
+      }
+    }
+    return this;
+  }
+
+  /**
+   * The engine all of this runtime's contexts share. Truffle caches parsed and compiled code per
+   * engine and source, so a second initialization of the same module in this JVM starts from code
+   * the first one already compiled.
+   */
+  private Engine engine() {
+    prepare();
+    try {
+      return engine.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new WizerException.InitFailed("interrupted while starting GraalWasm", e);
+    } catch (ExecutionException e) {
+      throw new WizerException.InitFailed("cannot start GraalWasm: " + e.getCause(), e);
+    }
+  }
+
+  private static Engine newEngine() {
+    return Engine.newBuilder("wasm").option("engine.WarnInterpreterOnly", "false").build();
+  }
+
   private Context context() {
     Context.Builder b =
         Context.newBuilder("wasm")
+            .engine(engine())
             // The WebAssembly object (global_read, module_imports) is published through the
             // polyglot bindings, which need polyglot access.
-            .allowPolyglotAccess(PolyglotAccess.ALL)
-            .option("engine.WarnInterpreterOnly", "false");
+            .allowPolyglotAccess(PolyglotAccess.ALL);
     InputStream in = new ByteArrayInputStream(new byte[0]);
     OutputStream out = OutputStream.nullOutputStream();
     OutputStream err = OutputStream.nullOutputStream();
