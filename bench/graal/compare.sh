@@ -10,7 +10,8 @@
 #   StarlingMonkey inputs captured from componentize-js 0.23.0 under /work/corpus/starlingmonkey
 #   (replayed with its replay.sh; sm-heavy is the same engine initializing a JS file that sieves
 #   and sorts at top level).
-# Environment: RUNS=3, TOOLS="wizer endive graal" (also: endive-compiler),
+# Environment: RUNS=3, TOOLS="wizer endive graal" (also: endive-compiler,
+#   graal-nojit),
 #   WIZER=path to Rust Wizer, CORPUS=/work/corpus/starlingmonkey, OUT=bench/graal/out
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,6 +30,7 @@ tool_cmd() {
     endive) echo "$root/bin/wizer4j" ;;
     endive-compiler) echo "$root/bin/wizer4j --engine compiler" ;;
     graal) echo "$root/bin/wizer4j-graal" ;;
+    graal-nojit) echo "env WIZER4J_GRAAL_JIT=0 $root/bin/wizer4j-graal" ;;
   esac
 }
 
