@@ -67,14 +67,14 @@ for input in "$@"; do
     done
   done
   for tool in $TOOLS; do
-    w=$(tr ' ' '\n' <<<"${walls[$tool]}" | grep -v '^$' | grep -v fail | median)
-    m=$(tr ' ' '\n' <<<"${rss[$tool]:-}" | grep -v '^$' | median)
+    w=$(tr ' ' '\n' <<<"${walls[$tool]}" | { grep -v -e '^$' -e fail || true; } | median)
+    m=$(tr ' ' '\n' <<<"${rss[$tool]:-}" | { grep -v '^$' || true; } | median)
     [[ $m != - ]] && m=$((m / 1024))
     cmp="-"
     if [[ $tool != wizer && -f $OUT/$input.wizer.wasm && -f $OUT/$input.$tool.wasm ]]; then
       if cmp -s "$OUT/$input.wizer.wasm" "$OUT/$input.$tool.wasm"; then cmp="byte-identical"
       else cmp=$(node "$here/snapdiff.mjs" "$OUT/$input.wizer.wasm" "$OUT/$input.$tool.wasm" \
-                   | grep -E '^memory|^global [0-9]' | head -2 | tr '\n' ';' | cut -c1-120); fi
+                   | grep -E '^memory|^global [0-9]' | head -2 | tr '\n' ';' | cut -c1-120 || true); fi
     fi
     printf '| %s | %s | %s | %s | %s | %s |\n' "$input" "$tool" "$w" "${walls[$tool]}" "$m" "$cmp"
   done
