@@ -104,6 +104,10 @@ public final class GraalMain {
       // The module goes to stdout; the guest's stdout must not.
       runtime.stdout(System.err);
     }
+    if (repeat > 1 && input != null && !input.equals("-")) {
+      // Every run must see the same stdin, not what the first one left of it.
+      runtime.stdin(System.in.readAllBytes());
+    }
     // GraalWasm's engine loads while the pipeline reads and validates the module.
     GraalRuntime graal = runtime.build().prepare();
     byte[] wasm = read(input);

@@ -67,6 +67,7 @@ public final class GraalRuntime implements WizerRuntime {
   private final List<Dir> dirs;
   private final long stackSize;
   private final OutputStream stdout;
+  private final byte[] stdin;
   private FutureTask<Engine> engine;
 
   private GraalRuntime(Builder b) {
@@ -77,6 +78,7 @@ public final class GraalRuntime implements WizerRuntime {
     this.dirs = List.copyOf(b.dirs);
     this.stackSize = b.stackSize;
     this.stdout = b.stdout;
+    this.stdin = b.stdin;
   }
 
   public static Builder builder() {
@@ -239,7 +241,7 @@ public final class GraalRuntime implements WizerRuntime {
         b.allowIO(IOAccess.ALL).option("wasm.WasiMapDirs", mapDirs());
       }
       if (inheritStdio) {
-        in = System.in;
+        in = stdin != null ? new ByteArrayInputStream(stdin) : System.in;
         out = stdout != null ? stdout : System.out;
         err = System.err;
       }
@@ -368,6 +370,7 @@ public final class GraalRuntime implements WizerRuntime {
     private final List<Dir> dirs = new ArrayList<>();
     private long stackSize = 1L << 30;
     private OutputStream stdout;
+    private byte[] stdin;
 
     private Builder() {}
 
@@ -428,6 +431,15 @@ public final class GraalRuntime implements WizerRuntime {
      */
     public Builder stdout(OutputStream stdout) {
       this.stdout = Objects.requireNonNull(stdout, "stdout");
+      return this;
+    }
+
+    /**
+     * With WASI and inherited stdio, what the guest reads as stdin, the same bytes on every
+     * initialization (default: this process's stdin, which a second initialization finds consumed).
+     */
+    public Builder stdin(byte[] bytes) {
+      this.stdin = Objects.requireNonNull(bytes, "bytes").clone();
       return this;
     }
 

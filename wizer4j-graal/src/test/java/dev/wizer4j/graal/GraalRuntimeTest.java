@@ -236,6 +236,83 @@ class GraalRuntimeTest {
         e.getMessage());
   }
 
+  static final String ENVIRON =
+      """
+      (module
+        (import "wasi_snapshot_preview1" "environ_sizes_get"
+          (func $sizes (param i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "environ_get"
+          (func $get (param i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (func (export "wizer-initialize")
+          (drop (call $sizes (i32.const 0) (i32.const 4)))
+          (drop (call $get (i32.const 16) (i32.const 64)))))
+      """;
+
+  @Test
+  void guestSeesTheGivenEnvironmentLikeOnEndive() {
+    byte[] wasm = Wat.compile(ENVIRON);
+    byte[] g =
+        graal(
+            Wizer.builder().build(),
+            GraalRuntime.builder().allowWasi(true).env("BB", "22").build(),
+            wasm);
+    byte[] e =
+        endive(Wizer.builder(), EndiveRuntime.builder().allowWasi(true).env("BB", "22"), wasm);
+    assertArrayEquals(e, g);
+    assertTrue(contains(g, "0100000006"), "1 variable, 6 bytes");
+    assertTrue(contains(g, "42423d3232"), "BB=22");
+  }
+
+  /**
+   * GraalWasm keeps the environment in a hash map, so the guest sees the variables in hash order:
+   * the same order on every run, but not the sorted order of Endive (nor the host's order, which
+   * Wizer keeps). Same variables, same sizes.
+   */
+  @Test
+  void guestSeesEveryVariableInAnOrderOfGraalWasms() {
+    byte[] wasm = Wat.compile(ENVIRON);
+    GraalRuntime rt = GraalRuntime.builder().allowWasi(true).env("A", "1").env("BB", "22").build();
+    byte[] g = graal(Wizer.builder().build(), rt, wasm);
+    assertArrayEquals(g, graal(Wizer.builder().build(), rt, wasm), "deterministic");
+    byte[] e =
+        endive(
+            Wizer.builder(),
+            EndiveRuntime.builder().allowWasi(true).env("A", "1").env("BB", "22"),
+            wasm);
+    assertEquals(e.length, g.length);
+    assertTrue(contains(g, "020000000a"), "2 variables, 10 bytes");
+    assertTrue(contains(e, "413d3100" + "42423d3232"), "Endive: sorted");
+    assertTrue(contains(g, "42423d323200" + "413d31"), "GraalWasm: hash order");
+  }
+
+  /** A runtime given stdin bytes hands the same bytes to every initialization. */
+  @Test
+  void givenStdinIsReadAgainByEachInitialization() {
+    byte[] wasm =
+        Wat.compile(
+            """
+            (module
+              (import "wasi_snapshot_preview1" "fd_read"
+                (func $read (param i32 i32 i32 i32) (result i32)))
+              (memory (export "memory") 1)
+              (global $n (mut i32) (i32.const 0))
+              (func (export "wizer-initialize")
+                (i32.store (i32.const 0) (i32.const 100))
+                (i32.store (i32.const 4) (i32.const 50))
+                (drop (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+                (global.set $n (i32.load (i32.const 8)))))
+            """);
+    Wizer wizer =
+        Wizer.builder()
+            .runtime(GraalRuntime.builder().allowWasi(true).stdin("hello".getBytes()).build())
+            .build();
+    byte[] first = wizer.run(wasm);
+    assertArrayEquals(first, wizer.run(wasm));
+    assertTrue(contains(first, "7f01410" + "50b"), "n = 5");
+    assertTrue(contains(first, "68656c6c6f"), "hello in memory");
+  }
+
   @Test
   void primesFixtureMatchesEndive() throws IOException {
     byte[] wasm = fixture("primes");
