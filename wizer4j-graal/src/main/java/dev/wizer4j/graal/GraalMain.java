@@ -33,6 +33,13 @@ public final class GraalMain {
     } catch (IOException e) {
       System.err.println("error: " + e);
       status = 1;
+    } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
+      // One line and a status, as for any other failure; the trace only on request.
+      System.err.println("error: internal error: " + e);
+      if (Boolean.getBoolean("wizer4j.trace")) {
+        e.printStackTrace();
+      }
+      status = 2;
     }
     System.out.flush();
     // GraalWasm's compiler threads would otherwise keep the JVM alive a little while.
