@@ -31,7 +31,8 @@ stale() {
 cd "$here"
 if stale; then
   echo "building $jar ..."
-  (cd "$root" && mvn -q -B -DskipTests install -pl examples/durable-rpc -am) || {
+  (cd "$root" && mvn -q -B -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true \
+    package -pl examples/durable-rpc -am) || {
     echo "run.sh: build failed" >&2
     exit 1
   }

@@ -1,7 +1,5 @@
 package dev.wizer4j;
 
-import java.io.IOException;
-import java.io.OutputStream;
 import java.util.Arrays;
 
 /** A growable byte buffer with LEB128 writers: the one output sink of the encoder passes. */
@@ -21,7 +19,7 @@ final class ByteSink {
     long needed = (long) size + extra;
     if (needed > buf.length) {
       if (needed > Integer.MAX_VALUE - 8) {
-        throw new WizerException("output module larger than 2 GiB");
+        throw new WizerException.Unsupported("the output module would be larger than 2 GiB");
       }
       buf =
           Arrays.copyOf(
@@ -44,6 +42,10 @@ final class ByteSink {
 
   ByteSink bytes(byte[] src) {
     return bytes(src, 0, src.length);
+  }
+
+  ByteSink bytes(ByteSink src) {
+    return bytes(src.buf, 0, src.size);
   }
 
   ByteSink u32(long v) {
@@ -87,13 +89,6 @@ final class ByteSink {
     return this;
   }
 
-  /** Appends a section: its id, the LEB128 size of {@code body}, then the body. */
-  ByteSink section(int id, ByteSink body) {
-    u8(id);
-    u32(body.size);
-    return bytes(body.buf, 0, body.size);
-  }
-
   static int sizeU32(long v) {
     v &= 0xffffffffL;
     int n = 1;
@@ -117,9 +112,5 @@ final class ByteSink {
 
   byte[] toByteArray() {
     return Arrays.copyOf(buf, size);
-  }
-
-  void writeTo(OutputStream out) throws IOException {
-    out.write(buf, 0, size);
   }
 }

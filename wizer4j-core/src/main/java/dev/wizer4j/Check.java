@@ -2,8 +2,10 @@ package dev.wizer4j;
 
 import dev.wizer4j.ModuleContext.Export;
 import dev.wizer4j.ModuleContext.GlobalDef;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import run.endive.wasm.WasmModule;
@@ -14,6 +16,7 @@ import run.endive.wasm.types.FunctionImport;
 import run.endive.wasm.types.FunctionType;
 import run.endive.wasm.types.Import;
 import run.endive.wasm.types.OpCode;
+import run.endive.wasm.types.ValType;
 
 /**
  * What cannot be snapshotted. A snapshot records globals and memories only, so anything whose
@@ -40,9 +43,12 @@ final class Check {
   /**
    * Rejects table and segment mutations and GC mutations anywhere in the code (whether or not the
    * init function reaches them: tables are not snapshotted, and dropped segments cannot be
-   * observed). Returns the highest data segment index named by a {@code memory.init}, or -1.
+   * observed). Also closes two gaps of the runtime's validator: every block must be closed, and a
+   * {@code ref.func} in a body may only name a function in {@code declaredRefs} (the spec's C.refs:
+   * functions named in exports, element segments or initializers). Returns the highest data segment
+   * index named by a {@code memory.init}, or -1.
    */
-  static int code(WasmModule module, int importedFunctions) {
+  static int code(WasmModule module, int importedFunctions, BitSet declaredRefs) {
     FunctionBody[] bodies = module.codeSection().functionBodies();
     int maxMemoryInit = -1;
     for (int f = 0; f < bodies.length; f++) {
@@ -63,6 +69,15 @@ final class Check {
                   "unsupported `%s` instruction in function %d (at offset 0x%x): %s",
                   name, importedFunctions + f, ins.address(), reason(op)));
         }
+        if (op == OpCode.REF_FUNC && !declared(declaredRefs, ins.operand(0))) {
+          throw new WizerException.InvalidModule(
+              String.format(
+                  "wasm validation failed: undeclared function reference: `ref.func %d` in"
+                      + " function %d names a function that no export, element segment or"
+                      + " initializer declares",
+                  ins.operand(0), importedFunctions + f),
+              ins.address());
+        }
         if (op == OpCode.MEMORY_INIT) {
           maxMemoryInit = (int) Math.max(maxMemoryInit, ins.operand(0));
         }
@@ -76,6 +91,10 @@ final class Check {
       }
     }
     return maxMemoryInit;
+  }
+
+  private static boolean declared(BitSet declaredRefs, long function) {
+    return function >= 0 && function <= Integer.MAX_VALUE && declaredRefs.get((int) function);
   }
 
   private static String unsupportedName(OpCode op) {
@@ -125,22 +144,20 @@ final class Check {
   static void canonicalInstrumentation(List<Export> instrumentation, ModuleContext cx) {
     Map<String, Export> expected = new TreeMap<>();
     for (ModuleContext.InstrumentedGlobal g : cx.instrumentedGlobals) {
-      expected.put(
-          g.exportName(), new Export(g.exportName(), ModuleContext.KIND_GLOBAL, g.def().index()));
+      expected.put(g.exportName(), new Export(g.exportName(), Wasm.KIND_GLOBAL, g.def().index()));
     }
     for (ModuleContext.InstrumentedMemory m : cx.instrumentedMemories) {
-      expected.put(
-          m.exportName(), new Export(m.exportName(), ModuleContext.KIND_MEMORY, m.def().index()));
+      expected.put(m.exportName(), new Export(m.exportName(), Wasm.KIND_MEMORY, m.def().index()));
     }
     Map<String, Export> found = new HashMap<>();
     for (Export e : instrumentation) {
       Export want = expected.get(e.name());
       if (want == null) {
         throw new WizerException.Unsupported(
-            "instrumented input has a non-canonical export `"
-                + e.name()
-                + "` ("
-                + ModuleContext.kindName(e.kind())
+            "instrumented input has a non-canonical export "
+                + Names.quote(e.name())
+                + " ("
+                + Wasm.kindName(e.kind())
                 + " "
                 + e.index()
                 + "): only `__wizer_global_<i>` for each defined mutable global i and"
@@ -148,14 +165,14 @@ final class Check {
       }
       if (want.kind() != e.kind() || want.index() != e.index()) {
         throw new WizerException.Unsupported(
-            "instrumented input has a non-canonical export `"
-                + e.name()
-                + "`: it points at "
-                + ModuleContext.kindName(e.kind())
+            "instrumented input has a non-canonical export "
+                + Names.quote(e.name())
+                + ": it points at "
+                + Wasm.kindName(e.kind())
                 + " "
                 + e.index()
                 + ", expected "
-                + ModuleContext.kindName(want.kind())
+                + Wasm.kindName(want.kind())
                 + " "
                 + want.index());
       }
@@ -164,7 +181,7 @@ final class Check {
     for (String name : expected.keySet()) {
       if (!found.containsKey(name)) {
         throw new WizerException.Unsupported(
-            "instrumented input is missing the instrumentation export `" + name + "`");
+            "instrumented input is missing the instrumentation export " + Names.quote(name));
       }
     }
   }
@@ -172,7 +189,7 @@ final class Check {
   /** The init function must be an exported function of type {@code [] -> []}. */
   static void initFunc(ModuleContext cx, String name) {
     ModuleContext.Export initialize = cx.findExport("_initialize");
-    if (initialize != null && initialize.kind() == ModuleContext.KIND_FUNC) {
+    if (initialize != null && initialize.kind() == Wasm.KIND_FUNC) {
       FunctionType type = functionType(cx.module, initialize.index());
       if (!type.params().isEmpty() || !type.returns().isEmpty()) {
         throw new WizerException.InitFailed(
@@ -183,22 +200,24 @@ final class Check {
     }
     ModuleContext.Export e = cx.findExport(name);
     if (e == null) {
-      throw new WizerException.InitFailed("the Wasm module does not have a `" + name + "` export");
-    }
-    if (e.kind() != ModuleContext.KIND_FUNC) {
       throw new WizerException.InitFailed(
-          "the Wasm module's `"
-              + name
-              + "` export is not a function but a "
-              + ModuleContext.kindName(e.kind()));
+          "the Wasm module does not have a " + Names.quote(name) + " export");
+    }
+    if (e.kind() != Wasm.KIND_FUNC) {
+      throw new WizerException.InitFailed(
+          "the Wasm module's "
+              + Names.quote(name)
+              + " export is not a function but a "
+              + Wasm.kindName(e.kind()));
     }
     FunctionType type = functionType(cx.module, e.index());
     if (!type.params().isEmpty() || !type.returns().isEmpty()) {
       throw new WizerException.InitFailed(
-          "the Wasm module's `"
-              + name
-              + "` function export does not have type `[] -> []` but "
-              + type);
+          "the Wasm module's "
+              + Names.quote(name)
+              + " function export does not have type `[] -> []` but `"
+              + show(type)
+              + "`");
     }
   }
 
@@ -236,7 +255,34 @@ final class Check {
     return b.append(']').toString();
   }
 
-  private static String valType(run.endive.wasm.types.ValType t) {
-    return t.toString().toLowerCase(java.util.Locale.ROOT);
+  /** A value type as the text format writes it: {@code i32}, {@code funcref}, {@code (ref 3)}. */
+  static String valType(ValType t) {
+    boolean nullable = t.opcode() == ValType.ID.RefNull;
+    if (!nullable && t.opcode() != ValType.ID.Ref) {
+      return ValType.ID.toName(t.opcode()).toLowerCase(Locale.ROOT);
+    }
+    String heap = heapType(t.typeIdx());
+    if (nullable && t.typeIdx() < 0) {
+      return heap + "ref"; // funcref, externref, anyref, ...
+    }
+    return "(ref " + (nullable ? "null " : "") + heap + ")";
+  }
+
+  /** Abstract heap types by their (negative) code, a defined type by its index. */
+  private static String heapType(int code) {
+    return switch (code) {
+      case -13 -> "nofunc";
+      case -14 -> "noextern";
+      case -15 -> "none";
+      case -16 -> "func";
+      case -17 -> "extern";
+      case -18 -> "any";
+      case -19 -> "eq";
+      case -20 -> "i31";
+      case -21 -> "struct";
+      case -22 -> "array";
+      case -23 -> "exn";
+      default -> code >= 0 ? Integer.toString(code) : "heap type " + code;
+    };
   }
 }

@@ -74,12 +74,16 @@ public record GlobalValue(Type type, long bits, long high) {
   /** Writes this value as a constant expression, {@code end} included. */
   void writeConstExpr(ByteSink out) {
     switch (type) {
-      case I32 -> out.u8(0x41).s64((int) bits);
-      case I64 -> out.u8(0x42).s64(bits);
-      case F32 -> out.u8(0x43).littleEndian(bits, 4);
-      case F64 -> out.u8(0x44).littleEndian(bits, 8);
-      case V128 -> out.u8(0xfd).u32(12).littleEndian(bits, 8).littleEndian(high, 8);
+      case I32 -> out.u8(Wasm.OP_I32_CONST).s64((int) bits);
+      case I64 -> out.u8(Wasm.OP_I64_CONST).s64(bits);
+      case F32 -> out.u8(Wasm.OP_F32_CONST).littleEndian(bits, 4);
+      case F64 -> out.u8(Wasm.OP_F64_CONST).littleEndian(bits, 8);
+      case V128 ->
+          out.u8(Wasm.OP_PREFIX_SIMD)
+              .u32(Wasm.SIMD_V128_CONST)
+              .littleEndian(bits, 8)
+              .littleEndian(high, 8);
     }
-    out.u8(0x0b);
+    out.u8(Wasm.OP_END);
   }
 }

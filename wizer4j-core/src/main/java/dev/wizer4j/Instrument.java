@@ -32,7 +32,7 @@ final class Instrument {
     out.bytes(in, 0, 8);
     boolean written = false;
     for (Section s : cx.sections) {
-      if (s.id() == Parse.EXPORT) {
+      if (s.id() == Wasm.SECTION_EXPORT) {
         writeExports(cx, out);
         written = true;
         continue;
@@ -50,26 +50,21 @@ final class Instrument {
   }
 
   private static void writeExports(ModuleContext cx, ByteSink out) {
-    ByteSink body = new ByteSink(64);
-    body.u32(cx.exports.size() + canonicalCount(cx));
+    VecSection exports = new VecSection(Wasm.SECTION_EXPORT, 64);
     for (ModuleContext.Export e : cx.exports) {
-      body.name(e.name()).u8(e.kind()).u32(e.index());
+      exports.entry().name(e.name()).u8(e.kind()).u32(e.index());
     }
-    appendCanonical(cx, body);
-    out.section(Parse.EXPORT, body);
+    appendCanonical(cx, exports);
+    exports.writeTo(out);
   }
 
   /** Writes the canonical instrumentation exports: mutable globals, then memories, by index. */
-  static void appendCanonical(ModuleContext cx, ByteSink body) {
+  static void appendCanonical(ModuleContext cx, VecSection exports) {
     for (InstrumentedGlobal g : cx.instrumentedGlobals) {
-      body.name(g.exportName()).u8(ModuleContext.KIND_GLOBAL).u32(g.def().index());
+      exports.entry().name(g.exportName()).u8(Wasm.KIND_GLOBAL).u32(g.def().index());
     }
     for (InstrumentedMemory m : cx.instrumentedMemories) {
-      body.name(m.exportName()).u8(ModuleContext.KIND_MEMORY).u32(m.def().index());
+      exports.entry().name(m.exportName()).u8(Wasm.KIND_MEMORY).u32(m.def().index());
     }
-  }
-
-  static int canonicalCount(ModuleContext cx) {
-    return cx.instrumentedGlobals.size() + cx.instrumentedMemories.size();
   }
 }

@@ -45,12 +45,6 @@ final class MemoryScan {
 
   private MemoryScan() {}
 
-  /** Bytes an active segment takes besides its data: flags, memory, offset expression, length. */
-  static int segmentHeaderSize(int memory, long offset, long length) {
-    int flagsAndMemory = memory == 0 ? 1 : 1 + ByteSink.sizeU32(memory);
-    return flagsAndMemory + 1 + ByteSink.sizeS64((int) offset) + 1 + ByteSink.sizeU32(length);
-  }
-
   /** A region {@code [start, end)} of memory {@code memory} (an ordinal of defined memories). */
   record Range(int memory, long start, long end) {}
 
@@ -209,7 +203,7 @@ final class MemoryScan {
             continue;
           }
           long saved =
-              segmentHeaderSize(m, bStart, bEnd - bStart)
+              Rewrite.activeSegmentHeaderSize(m, bStart, bEnd - bStart)
                   + ByteSink.sizeU32(aEnd - aStart)
                   - ByteSink.sizeU32(bEnd - aStart);
           long cost = gap - saved + 64; // saved is at most 21 bytes

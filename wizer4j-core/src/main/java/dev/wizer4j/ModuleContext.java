@@ -28,10 +28,10 @@ public final class ModuleContext {
   record GlobalDef(
       int index, GlobalValue.Type type, boolean mutable, int typeStart, int exprStart, int end) {}
 
-  /** A defined memory's limits, as encoded. */
-  record MemoryDef(int index, int flags, long min, long max, long pageSizeLog2) {
+  /** A defined memory: its limits flags and maximum as encoded (its minimum is rewritten). */
+  record MemoryDef(int index, int flags, long max) {
     boolean hasMax() {
-      return (flags & 1) != 0;
+      return (flags & Wasm.LIMITS_HAS_MAX) != 0;
     }
   }
 
@@ -46,28 +46,10 @@ public final class ModuleContext {
   /** A data segment entry; {@code start..end} covers the whole entry, flags included. */
   record DataSegment(boolean active, int memoryIndex, int start, int end) {}
 
-  static final int KIND_FUNC = 0;
-  static final int KIND_TABLE = 1;
-  static final int KIND_MEMORY = 2;
-  static final int KIND_GLOBAL = 3;
-  static final int KIND_TAG = 4;
-
-  static String kindName(int kind) {
-    return switch (kind) {
-      case KIND_FUNC -> "function";
-      case KIND_TABLE -> "table";
-      case KIND_MEMORY -> "memory";
-      case KIND_GLOBAL -> "global";
-      case KIND_TAG -> "tag";
-      default -> "kind " + kind;
-    };
-  }
-
   final byte[] bytes;
   final List<Section> sections;
   final WasmModule module;
   final boolean instrumented;
-  final int importedFunctions;
   final List<GlobalDef> globals;
   final List<MemoryDef> memories;
 
@@ -96,7 +78,6 @@ public final class ModuleContext {
       List<Section> sections,
       WasmModule module,
       boolean instrumented,
-      int importedFunctions,
       List<GlobalDef> globals,
       List<MemoryDef> memories,
       List<Export> exports,
@@ -106,7 +87,6 @@ public final class ModuleContext {
     this.sections = List.copyOf(sections);
     this.module = module;
     this.instrumented = instrumented;
-    this.importedFunctions = importedFunctions;
     this.globals = List.copyOf(globals);
     this.memories = List.copyOf(memories);
     this.exports = List.copyOf(exports);

@@ -5,8 +5,11 @@ import dev.wizer4j.ModuleContext.Export;
 import dev.wizer4j.ModuleContext.GlobalDef;
 import dev.wizer4j.ModuleContext.MemoryDef;
 import dev.wizer4j.ModuleContext.Section;
-import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * The rewrite pass: writes the pre-initialized module from the original sections and a snapshot.
@@ -34,7 +37,7 @@ final class Rewrite {
 
   /** Options of the rewrite, already checked. */
   record Options(
-      String initFunc, boolean keepInitFunc, List<String[]> renames, boolean keepInstrumentation) {}
+      String initFunc, boolean keepInitFunc, List<Rename> renames, boolean keepInstrumentation) {}
 
   static byte[] rewrite(ModuleContext cx, Snapshot snap, Options opts) {
     byte[] in = cx.bytes;
@@ -47,7 +50,7 @@ final class Rewrite {
 
     int lastNonCustom = -1;
     for (int i = 0; i < cx.sections.size(); i++) {
-      if (cx.sections.get(i).id() != Parse.CUSTOM) {
+      if (cx.sections.get(i).id() != Wasm.SECTION_CUSTOM) {
         lastNonCustom = i;
       }
     }
@@ -63,19 +66,18 @@ final class Rewrite {
         exportsWritten = true;
       }
       switch (s.id()) {
-        case Parse.MEMORY -> writeMemories(cx, snap, out);
-        case Parse.GLOBAL -> writeGlobals(cx, snap, out);
-        case Parse.EXPORT -> {
+        case Wasm.SECTION_MEMORY -> writeMemories(cx, snap, out);
+        case Wasm.SECTION_GLOBAL -> writeGlobals(cx, snap, out);
+        case Wasm.SECTION_EXPORT -> {
           writeExports(cx, opts, out);
           exportsWritten = true;
         }
-        case Parse.START -> {} // it already ran
-        case Parse.DATA_COUNT -> {
-          ByteSink body = new ByteSink(5);
-          body.u32(cx.snapshotSegmentsStart + snap.segments().size());
-          out.section(Parse.DATA_COUNT, body);
+        case Wasm.SECTION_START -> {} // it already ran
+        case Wasm.SECTION_DATA_COUNT -> {
+          long count = cx.snapshotSegmentsStart + snap.segments().size();
+          out.u8(Wasm.SECTION_DATA_COUNT).u32(ByteSink.sizeU32(count)).u32(count);
         }
-        case Parse.DATA -> {
+        case Wasm.SECTION_DATA -> {
           writeData(cx, snap, out);
           dataWritten = true;
         }
@@ -99,80 +101,66 @@ final class Rewrite {
 
   /** Whether a section with this id must come after the export section (custom ones: no). */
   static boolean comesAfterExports(int id) {
-    return id == Parse.START
-        || id == 9 /* element */
-        || id == Parse.DATA_COUNT
-        || id == Parse.CODE
-        || id == Parse.DATA;
+    return id == Wasm.SECTION_START
+        || id == Wasm.SECTION_ELEMENT
+        || id == Wasm.SECTION_DATA_COUNT
+        || id == Wasm.SECTION_CODE
+        || id == Wasm.SECTION_DATA;
   }
 
   private static void writeMemories(ModuleContext cx, Snapshot snap, ByteSink out) {
-    ByteSink body = new ByteSink(16);
-    body.u32(cx.memories.size());
+    VecSection memories = new VecSection(Wasm.SECTION_MEMORY, 16);
     for (int m = 0; m < cx.memories.size(); m++) {
       MemoryDef def = cx.memories.get(m);
-      long pages = snap.memoryPages()[m];
-      body.u32(def.flags()).u32(pages);
+      ByteSink entry = memories.entry().u32(def.flags()).u32(snap.memoryPages()[m]);
       if (def.hasMax()) {
-        body.u32(def.max());
+        entry.u32(def.max());
       }
     }
-    out.section(Parse.MEMORY, body);
+    memories.writeTo(out);
   }
 
   private static void writeGlobals(ModuleContext cx, Snapshot snap, ByteSink out) {
     byte[] in = cx.bytes;
-    ByteSink body = new ByteSink(16 * cx.globals.size() + 5);
-    body.u32(cx.globals.size());
+    VecSection globals = new VecSection(Wasm.SECTION_GLOBAL, 16 * cx.globals.size());
     int next = 0;
     for (GlobalDef g : cx.globals) {
       if (g.mutable()) {
-        body.bytes(in, g.typeStart(), g.exprStart() - g.typeStart());
-        snap.globals().get(next++).writeConstExpr(body);
+        ByteSink entry = globals.entry().bytes(in, g.typeStart(), g.exprStart() - g.typeStart());
+        snap.globals().get(next++).writeConstExpr(entry);
       } else {
-        body.bytes(in, g.typeStart(), g.end() - g.typeStart());
+        globals.entry().bytes(in, g.typeStart(), g.end() - g.typeStart());
       }
     }
-    out.section(Parse.GLOBAL, body);
+    globals.writeTo(out);
   }
 
   private static void writeExports(ModuleContext cx, Options opts, ByteSink out) {
     boolean hasWasiInitialize = cx.findExport("_initialize") != null;
-    List<Export> kept = new ArrayList<>();
-    List<String> names = new ArrayList<>();
+    // Destinations and sources are each unique (the builder checks), so maps hold them exactly.
+    Map<String, String> dstBySrc = new HashMap<>();
+    Set<String> dsts = new HashSet<>();
+    for (Rename r : opts.renames()) {
+      dstBySrc.put(r.src(), r.dst());
+      dsts.add(r.dst());
+    }
+    VecSection exports = new VecSection(Wasm.SECTION_EXPORT, 32 * cx.exports.size());
     for (Export e : cx.exports) {
       String name = e.name();
       if ((name.equals(opts.initFunc()) && !opts.keepInitFunc())
           || (hasWasiInitialize && name.equals("_initialize"))) {
         continue;
       }
-      String renamed = null;
-      boolean overwritten = false;
-      for (String[] r : opts.renames()) {
-        if (r[1].equals(name)) {
-          renamed = r[0];
-        }
-        if (r[0].equals(name)) {
-          overwritten = true;
-        }
-      }
-      if (renamed == null && overwritten) {
+      String renamed = dstBySrc.get(name);
+      if (renamed == null && dsts.contains(name)) {
         continue; // a rename takes over this name
       }
-      kept.add(e);
-      names.add(renamed != null ? renamed : name);
-    }
-    int count = kept.size() + (opts.keepInstrumentation() ? Instrument.canonicalCount(cx) : 0);
-    ByteSink body = new ByteSink(32 * count + 5);
-    body.u32(count);
-    for (int i = 0; i < kept.size(); i++) {
-      Export e = kept.get(i);
-      body.name(names.get(i)).u8(e.kind()).u32(e.index());
+      exports.entry().name(renamed != null ? renamed : name).u8(e.kind()).u32(e.index());
     }
     if (opts.keepInstrumentation()) {
-      Instrument.appendCanonical(cx, body);
+      Instrument.appendCanonical(cx, exports);
     }
-    out.section(Parse.EXPORT, body);
+    exports.writeTo(out);
   }
 
   /**
@@ -183,44 +171,69 @@ final class Rewrite {
   private static void writeData(ModuleContext cx, Snapshot snap, ByteSink out) {
     byte[] in = cx.bytes;
     int kept = cx.snapshotSegmentsStart;
-    long size = ByteSink.sizeU32(kept + snap.segments().size());
+    int count = kept + snap.segments().size();
+    // The size goes before the entries, and the entries (megabytes of memory) are written
+    // straight into the output rather than into a body to be copied, so the size is the sum of
+    // each entry's size, computed by the function beside the one that writes the entry.
+    long size = ByteSink.sizeU32(count);
     for (int i = 0; i < kept; i++) {
-      DataSegment d = cx.dataSegments.get(i);
-      size += d.active() ? 2 : d.end() - d.start();
+      size += keptSegmentSize(cx.dataSegments.get(i));
     }
     for (Snapshot.Segment seg : snap.segments()) {
-      size += segmentSize(seg);
+      size += activeSegmentSize(seg);
     }
     if (size > 0xffffffffL) {
-      throw new WizerException("data section larger than 4 GiB");
+      throw new WizerException.Unsupported(
+          "the data section of the output would be larger than 4 GiB");
     }
-    out.u8(Parse.DATA).u32(size);
+    out.u8(Wasm.SECTION_DATA).u32(size);
     int before = out.size();
-    out.u32(kept + snap.segments().size());
+    out.u32(count);
     for (int i = 0; i < kept; i++) {
-      DataSegment d = cx.dataSegments.get(i);
-      if (d.active()) {
-        out.u8(0x01).u8(0x00);
-      } else {
-        out.bytes(in, d.start(), d.end() - d.start());
-      }
+      writeKeptSegment(in, cx.dataSegments.get(i), out);
     }
     for (Snapshot.Segment seg : snap.segments()) {
-      if (seg.memoryIndex() == 0) {
-        out.u8(0x00);
-      } else {
-        out.u8(0x02).u32(seg.memoryIndex());
-      }
-      out.u8(0x41).s64((int) seg.offset()).u8(0x0b);
-      out.u32(seg.data().length).bytes(seg.data());
+      writeActiveSegment(seg, out);
     }
     if (out.size() - before != size) {
       throw new IllegalStateException("data section size mismatch");
     }
   }
 
-  private static long segmentSize(Snapshot.Segment seg) {
+  /** An original segment: active ones (already applied) become empty passive ones. */
+  private static long keptSegmentSize(DataSegment d) {
+    return d.active() ? 2 : d.end() - d.start();
+  }
+
+  private static void writeKeptSegment(byte[] in, DataSegment d, ByteSink out) {
+    if (d.active()) {
+      out.u8(Wasm.DATA_PASSIVE).u32(0); // no bytes
+    } else {
+      out.bytes(in, d.start(), d.end() - d.start());
+    }
+  }
+
+  private static long activeSegmentSize(Snapshot.Segment seg) {
     int len = seg.data().length;
-    return MemoryScan.segmentHeaderSize(seg.memoryIndex(), seg.offset(), len) + len;
+    return activeSegmentHeaderSize(seg.memoryIndex(), seg.offset(), len) + len;
+  }
+
+  /**
+   * Bytes an active segment takes besides its data: flags (and memory index), the offset
+   * expression, the length. {@link MemoryScan} weighs merges with it.
+   */
+  static int activeSegmentHeaderSize(int memory, long offset, long length) {
+    int flagsAndMemory = memory == 0 ? 1 : 1 + ByteSink.sizeU32(memory);
+    return flagsAndMemory + 1 + ByteSink.sizeS64((int) offset) + 1 + ByteSink.sizeU32(length);
+  }
+
+  private static void writeActiveSegment(Snapshot.Segment seg, ByteSink out) {
+    if (seg.memoryIndex() == 0) {
+      out.u8(Wasm.DATA_ACTIVE);
+    } else {
+      out.u8(Wasm.DATA_ACTIVE_MEMORY).u32(seg.memoryIndex());
+    }
+    out.u8(Wasm.OP_I32_CONST).s64((int) seg.offset()).u8(Wasm.OP_END);
+    out.u32(seg.data().length).bytes(seg.data());
   }
 }

@@ -29,7 +29,7 @@ record Snapshot(List<GlobalValue> globals, long[] memoryPages, List<Segment> seg
       GlobalDef g = ig.def();
       GlobalValue v = state.global(g.index(), ig.exportName(), g.type());
       if (v == null || v.type() != g.type()) {
-        throw new WizerException(
+        throw new WizerException.StateMismatch(
             "instance state returned "
                 + (v == null ? "no value" : "a " + v.type() + " value")
                 + " for global "
@@ -52,8 +52,12 @@ record Snapshot(List<GlobalValue> globals, long[] memoryPages, List<Segment> seg
               name,
               image -> {
                 if (image.byteLength() % PAGE_SIZE != 0) {
-                  throw new WizerException(
-                      "memory `" + name + "` is " + image.byteLength() + " bytes, not whole pages");
+                  throw new WizerException.StateMismatch(
+                      "memory "
+                          + Names.quote(name)
+                          + " is "
+                          + image.byteLength()
+                          + " bytes, not whole pages");
                 }
                 pages[mi] = image.byteLength() / PAGE_SIZE;
                 return MemoryScan.nonZeroRanges(image);
@@ -82,7 +86,7 @@ record Snapshot(List<GlobalValue> globals, long[] memoryPages, List<Segment> seg
             for (MemoryScan.Range r : mine) {
               long len = r.end() - r.start();
               if (r.end() > image.byteLength()) {
-                throw new WizerException(
+                throw new WizerException.StateMismatch(
                     "memory " + def.index() + " shrank while it was being snapshotted");
               }
               byte[] data = new byte[(int) len];

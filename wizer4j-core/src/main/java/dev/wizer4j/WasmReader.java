@@ -4,10 +4,12 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.function.LongConsumer;
 
 /**
- * A bounds-checked cursor over a slice of the input module. Every error carries the absolute byte
- * offset at which it was detected.
+ * The one bounded reader of the input: a cursor over a slice of the module, in which every declared
+ * count and length is checked against the bytes that remain before anyone allocates for it. Every
+ * error carries the absolute byte offset at which it was detected.
  */
 final class WasmReader {
   private final byte[] buf;
@@ -32,8 +34,15 @@ final class WasmReader {
     return pos >= limit;
   }
 
-  WizerException.InvalidModule error(String message) {
-    return new WizerException.InvalidModule(message, pos);
+  /** Goes back to {@code offset}, a position this reader has passed. */
+  void reset(int offset) {
+    pos = offset;
+  }
+
+  /** A reader of the next {@code length} bytes (which must remain); this one does not move. */
+  WasmReader slice(int length) {
+    need(length, "input");
+    return new WasmReader(buf, pos, pos + length);
   }
 
   private void need(int n, String what) {
@@ -45,6 +54,26 @@ final class WasmReader {
   int u8() {
     need(1, "input");
     return buf[pos++] & 0xff;
+  }
+
+  /**
+   * A vector length: {@code what} entries of at least {@code minEntryBytes} bytes each must fit in
+   * the bytes that remain, so that nothing is ever allocated for entries that cannot be there.
+   */
+  int count(String what, int minEntryBytes) {
+    int start = pos;
+    long n = u32();
+    if (n > (long) (limit - pos) / minEntryBytes) {
+      throw new WizerException.InvalidModule(
+          String.format("%s of %d does not fit in the %d bytes that remain", what, n, limit - pos),
+          start);
+    }
+    return (int) n;
+  }
+
+  /** A byte length, which must fit in the bytes that remain. */
+  int length(String what) {
+    return count(what, 1);
   }
 
   void skip(int n, String what) {
@@ -120,9 +149,8 @@ final class WasmReader {
   }
 
   String name() {
-    int len = u32AsInt("name length");
+    int len = length("name length");
     int start = pos;
-    need(len, "name");
     pos += len;
     try {
       return StandardCharsets.UTF_8
@@ -137,83 +165,77 @@ final class WasmReader {
   }
 
   /**
-   * Skips a value type, including the reference types of the function-references and GC proposals
-   * ({@code (ref null? ht)} with a signed 33-bit heap type).
+   * Reads a value type and returns its first byte, skipping the heap type of the
+   * function-references and GC proposals ({@code (ref null? ht)}, a signed 33-bit LEB128). A value
+   * type is one byte below 0x80: anything else is malformed, and is rejected here so that this walk
+   * and the runtime's parser (which reads the byte as a LEB128) never disagree about where the next
+   * field starts.
    */
-  void skipValType() {
+  int valType() {
+    int at = pos;
     int t = u8();
-    if (t == 0x63 || t == 0x64) {
+    if (t >= 0x80) {
+      throw new WizerException.InvalidModule(String.format("malformed value type 0x%02x", t), at);
+    }
+    if (t == Wasm.TYPE_REF_NULL || t == Wasm.TYPE_REF) {
       s64(); // heap type: abstract code or type index
     }
+    return t;
   }
 
   /**
-   * Skips a constant expression up to and including its final {@code end}. Constant expressions
-   * only contain constants, {@code global.get}, {@code ref.*}, the extended-const integer
-   * arithmetic and GC allocation instructions, all of which are decoded here.
+   * Skips a constant expression up to and including its final {@code end}, handing the function
+   * index of every {@code ref.func} to {@code refs}. Constant expressions only contain constants,
+   * {@code global.get}, {@code ref.*}, the extended-const integer arithmetic and GC allocation
+   * instructions, all of which are decoded here.
    */
-  void skipConstExpr() {
+  void skipConstExpr(LongConsumer refs) {
     while (true) {
       int at = pos;
       int op = u8();
       switch (op) {
-        case 0x0b: // end
+        case Wasm.OP_END -> {
           return;
-        case 0x41: // i32.const
-        case 0x42: // i64.const
-          s64();
-          break;
-        case 0x43: // f32.const
-          skip(4, "f32 constant");
-          break;
-        case 0x44: // f64.const
-          skip(8, "f64 constant");
-          break;
-        case 0x23: // global.get
-        case 0xd2: // ref.func
-          u32();
-          break;
-        case 0xd0: // ref.null ht
-          s64();
-          break;
-        case 0x6a:
-        case 0x6b:
-        case 0x6c: // i32.add/sub/mul
-        case 0x7c:
-        case 0x7d:
-        case 0x7e: // i64.add/sub/mul
-          break;
-        case 0xfd:
-          {
-            long sub = u32();
-            if (sub != 12) {
-              throw new WizerException.InvalidModule(
-                  "unsupported SIMD instruction in constant expression", at);
-            }
-            skip(16, "v128 constant");
-            break;
+        }
+        case Wasm.OP_I32_CONST, Wasm.OP_I64_CONST -> s64();
+        case Wasm.OP_F32_CONST -> skip(4, "f32 constant");
+        case Wasm.OP_F64_CONST -> skip(8, "f64 constant");
+        case Wasm.OP_GLOBAL_GET -> u32();
+        case Wasm.OP_REF_FUNC -> refs.accept(u32());
+        case Wasm.OP_REF_NULL -> s64();
+        case Wasm.OP_I32_ADD,
+            Wasm.OP_I32_SUB,
+            Wasm.OP_I32_MUL,
+            Wasm.OP_I64_ADD,
+            Wasm.OP_I64_SUB,
+            Wasm.OP_I64_MUL -> {}
+        case Wasm.OP_PREFIX_SIMD -> {
+          if (u32() != Wasm.SIMD_V128_CONST) {
+            throw new WizerException.InvalidModule(
+                "unsupported SIMD instruction in constant expression", at);
           }
-        case 0xfb:
-          {
-            long sub = u32();
-            if (sub == 0 || sub == 1 || sub == 6
-                || sub == 7) { // struct.new(_default), array.new(_default)
-              u32();
-            } else if (sub == 8) { // array.new_fixed
-              u32();
-              u32();
-            } else if (sub == 28 || sub == 26
-                || sub == 27) { // ref.i31, any.convert_extern, extern.convert_any
-              // no immediates
-            } else {
-              throw new WizerException.InvalidModule(
-                  "unsupported GC instruction in constant expression", at);
-            }
-            break;
+          skip(16, "v128 constant");
+        }
+        case Wasm.OP_PREFIX_GC -> {
+          long sub = u32();
+          if (sub == Wasm.GC_STRUCT_NEW
+              || sub == Wasm.GC_STRUCT_NEW_DEFAULT
+              || sub == Wasm.GC_ARRAY_NEW
+              || sub == Wasm.GC_ARRAY_NEW_DEFAULT) {
+            u32(); // type index
+          } else if (sub == Wasm.GC_ARRAY_NEW_FIXED) {
+            u32(); // type index
+            u32(); // element count
+          } else if (sub != Wasm.GC_REF_I31
+              && sub != Wasm.GC_ANY_CONVERT_EXTERN
+              && sub != Wasm.GC_EXTERN_CONVERT_ANY) {
+            throw new WizerException.InvalidModule(
+                "unsupported GC instruction in constant expression", at);
           }
-        default:
-          throw new WizerException.InvalidModule(
-              String.format("unsupported instruction 0x%02x in constant expression", op), at);
+        }
+        default ->
+            throw new WizerException.InvalidModule(
+                String.format("unsupported instruction 0x%02x in constant expression", op), at);
       }
     }
   }

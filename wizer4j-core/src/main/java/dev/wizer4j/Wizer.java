@@ -33,7 +33,7 @@ public final class Wizer {
 
   private final String initFunc;
   private final boolean keepInitFunc;
-  private final List<String[]> renames;
+  private final List<Rename> renames;
   private final boolean keepInstrumentation;
   private final boolean instrumentedInput;
   private final Progress progress;
@@ -69,7 +69,16 @@ public final class Wizer {
     ModuleContext cx = Parse.parse(wasm, instrumentedInput);
     Check.initFunc(cx, initFunc);
     WizerRuntime rt = runtime != null ? runtime : defaultRuntime();
-    InstanceState state = rt.initialize(cx, initFunc, progress);
+    InstanceState state;
+    try {
+      state = rt.initialize(cx, initFunc, progress);
+    } catch (WizerException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      // A runtime's own exception must not reach the user as a Java class name.
+      throw new WizerException.InitFailed(
+          "initialization failed: " + Names.message(e, "internal error of the runtime"), e);
+    }
     return snapshot(cx, state);
   }
 
@@ -117,7 +126,7 @@ public final class Wizer {
     for (WizerRuntime rt : ServiceLoader.load(WizerRuntime.class, Wizer.class.getClassLoader())) {
       return rt;
     }
-    throw new WizerException(
+    throw new WizerException.InitFailed(
         "no WebAssembly runtime found: add dev.wizer4j:wizer4j-endive to the class path or set"
             + " one with Wizer.builder().runtime(...)");
   }
@@ -126,7 +135,7 @@ public final class Wizer {
   public static final class Builder {
     private String initFunc = DEFAULT_INIT_FUNC;
     private boolean keepInitFunc;
-    private final List<String[]> renames = new ArrayList<>();
+    private final List<Rename> renames = new ArrayList<>();
     private final Set<String> renameDsts = new HashSet<>();
     private final Set<String> renameSrcs = new HashSet<>();
     private boolean keepInstrumentation;
@@ -167,7 +176,7 @@ public final class Wizer {
         renameDsts.remove(dst);
         throw new IllegalArgumentException("duplicated function rename src `" + src + "`");
       }
-      renames.add(new String[] {dst, src});
+      renames.add(new Rename(dst, src));
       return this;
     }
 

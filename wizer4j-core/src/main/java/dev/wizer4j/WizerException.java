@@ -2,17 +2,18 @@ package dev.wizer4j;
 
 /**
  * Base of the small family of errors wizer4j reports. Every message names what went wrong and where
- * (an export, an instruction, a byte offset), so that callers can show it as it is.
+ * (an export, an instruction, a byte offset), so that callers can show it as it is: it is always
+ * one line ({@link Names#oneLine}), whatever names from the input or runtime texts it quotes.
  */
 public class WizerException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
   public WizerException(String message) {
-    super(message);
+    super(Names.oneLine(message));
   }
 
   public WizerException(String message, Throwable cause) {
-    super(message, cause);
+    super(Names.oneLine(message), cause);
   }
 
   /** The input is not a well-formed or valid core WebAssembly module. */
@@ -42,6 +43,22 @@ public class WizerException extends RuntimeException {
 
     public Unsupported(String message) {
       super(message);
+    }
+  }
+
+  /**
+   * An {@link InstanceState} does not match the module it is said to be an instance of: a global or
+   * memory is missing, has another type, or changed while it was being read.
+   */
+  public static final class StateMismatch extends WizerException {
+    private static final long serialVersionUID = 1L;
+
+    public StateMismatch(String message) {
+      super(message);
+    }
+
+    public StateMismatch(String message, Throwable cause) {
+      super(message, cause);
     }
   }
 

@@ -110,7 +110,7 @@ class MemoryScanTest {
   static long encodedSize(List<long[]> runs) {
     long n = 0;
     for (long[] r : runs) {
-      n += MemoryScan.segmentHeaderSize((int) r[0], r[1], r[2] - r[1]) + (r[2] - r[1]);
+      n += Rewrite.activeSegmentHeaderSize((int) r[0], r[1], r[2] - r[1]) + (r[2] - r[1]);
     }
     return n;
   }

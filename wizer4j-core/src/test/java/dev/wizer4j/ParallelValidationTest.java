@@ -3,6 +3,7 @@ package dev.wizer4j;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.wizer4j.testing.Wat;
 import org.junit.jupiter.api.Test;
@@ -25,28 +26,39 @@ class ParallelValidationTest {
     return b.append(")").toString();
   }
 
+  /** The parallel path runs only with several cores; on one core these tests are skipped. */
+  private static void assumeSeveralCores() {
+    assumeTrue(
+        Runtime.getRuntime().availableProcessors() > 1,
+        "parallel validation needs more than one core");
+  }
+
   @Test
   void acceptsWhatEndiveAccepts() {
+    assumeSeveralCores();
     byte[] wasm = Wat.compile(module(300, -100));
     var parallel = ParallelValidation.parse(wasm, Integer.MAX_VALUE, 0);
-    if (Runtime.getRuntime().availableProcessors() > 1) {
-      assertNotNull(parallel, "the parallel path is available");
-      assertEquals(
-          Parser.parse(wasm).codeSection().functionBodyCount(),
-          parallel.codeSection().functionBodyCount());
-    }
+    assertNotNull(parallel, "the parallel path is available");
+    assertEquals(
+        Parser.parse(wasm).codeSection().functionBodyCount(),
+        parallel.codeSection().functionBodyCount());
   }
 
   @Test
   void reportsTheFirstInvalidBodyAsEndiveDoes() {
+    assumeSeveralCores();
     byte[] wasm = Wat.compile(module(300, 170), "--no-check");
     RuntimeException sequential = assertThrows(RuntimeException.class, () -> Parser.parse(wasm));
-    if (Runtime.getRuntime().availableProcessors() > 1) {
-      RuntimeException parallel =
-          assertThrows(
-              RuntimeException.class, () -> ParallelValidation.parse(wasm, Integer.MAX_VALUE, 0));
-      assertEquals(sequential.getClass(), parallel.getClass());
-      assertEquals(sequential.getMessage(), parallel.getMessage());
-    }
+    RuntimeException parallel =
+        assertThrows(
+            RuntimeException.class, () -> ParallelValidation.parse(wasm, Integer.MAX_VALUE, 0));
+    assertEquals(sequential.getClass(), parallel.getClass());
+    assertEquals(sequential.getMessage(), parallel.getMessage());
+  }
+
+  @Test
+  void oneCoreOrSmallCodeFallsBackToTheSequentialValidator() {
+    byte[] wasm = Wat.compile(module(3, -100));
+    assertEquals(null, ParallelValidation.parse(wasm, 10, 1 << 20), "below the code threshold");
   }
 }

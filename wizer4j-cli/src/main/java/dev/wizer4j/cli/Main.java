@@ -1,5 +1,6 @@
 package dev.wizer4j.cli;
 
+import dev.wizer4j.Progress;
 import dev.wizer4j.Wizer;
 import dev.wizer4j.WizerException;
 import dev.wizer4j.endive.EndiveRuntime;
@@ -23,6 +24,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import run.endive.runtime.Instance;
 
 /**
  * The {@code wizer4j} command line: Wizer's options mapped onto {@link Wizer.Builder}. No logic
@@ -108,9 +110,19 @@ public final class Main implements Callable<Integer> {
   boolean inheritEnv;
 
   @Option(
+      names = "--env",
+      paramLabel = "NAME[=VALUE]",
+      description =
+          "With WASI, set an environment variable for the guest; without a value, take it from"
+              + " this process's environment (skipped if unset). Repeatable.")
+  List<String> envs = new ArrayList<>();
+
+  @Option(
       names = "--dir",
-      paramLabel = "DIR",
-      description = "With WASI, make DIR visible to the guest under the same path. Repeatable.")
+      paramLabel = "DIR|HOST::GUEST",
+      description =
+          "With WASI, make DIR visible to the guest under the same path, or (as wasmtime writes"
+              + " it) host directory HOST as GUEST. Repeatable.")
   List<String> dirs = new ArrayList<>();
 
   @Option(
@@ -152,9 +164,24 @@ public final class Main implements Callable<Integer> {
   String engine;
 
   @Option(
+      names = "--deterministic",
+      description =
+          "With WASI, the clocks start at 2000-01-01T00:00:00Z and advance only as the guest reads"
+              + " them, and random_get is a seeded stream: init that reads time or randomness"
+              + " gives the same output on every run.")
+  boolean deterministic;
+
+  @Option(
       names = {"-v", "--verbose"},
       description = "Print the time of each stage to stderr.")
   boolean verbose;
+
+  @Option(
+      names = {"-q", "--quiet"},
+      description =
+          "No progress lines. By default a run that lasts over 2 s prints one line per stage and"
+              + " one every 10 s to stderr.")
+  boolean quiet;
 
   @Option(names = "--stack-trace", description = "Print the stack trace of a failure.")
   boolean stackTrace;
@@ -217,7 +244,7 @@ public final class Main implements Callable<Integer> {
         });
     cl.setParameterExceptionHandler(
         (ex, a) -> {
-          stderr.println("error: " + ex.getMessage());
+          stderr.println("error: " + usageMessage(ex));
           stderr.println("Try 'wizer4j --help' for more information.");
           return USAGE;
         });
@@ -231,6 +258,27 @@ public final class Main implements Callable<Integer> {
       main.report(e);
       return FAILURE;
     }
+  }
+
+  /**
+   * picocli's message, except for unknown options: after {@code --bogus VALUE in.wasm} it takes
+   * VALUE as the input and lists {@code in.wasm} among the "unknown options". Only arguments that
+   * look like options are named as such.
+   */
+  private static String usageMessage(CommandLine.ParameterException ex) {
+    if (ex instanceof CommandLine.UnmatchedArgumentException u && u.isUnknownOption()) {
+      List<String> options = new ArrayList<>();
+      for (String arg : u.getUnmatched()) {
+        if (arg.startsWith("-") && !arg.equals("-")) {
+          options.add("'" + arg + "'");
+        }
+      }
+      if (!options.isEmpty()) {
+        return (options.size() == 1 ? "Unknown option: " : "Unknown options: ")
+            + String.join(", ", options);
+      }
+    }
+    return ex.getMessage();
   }
 
   private void report(Throwable ex) {
@@ -307,11 +355,40 @@ public final class Main implements Callable<Integer> {
       // The guest's stdout must never mix with the module.
       rt.stdout(stderr);
     }
+    if (deterministic) {
+      rt.deterministic(true);
+    }
+    for (String e : envs) {
+      int eq = e.indexOf('=');
+      String name = eq < 0 ? e : e.substring(0, eq);
+      String value = eq < 0 ? System.getenv(name) : e.substring(eq + 1);
+      if (name.isEmpty()) {
+        throw new UsageException(
+            "invalid value '" + e + "' for '--env <NAME[=VALUE]>': the name must not be empty");
+      }
+      if (value != null) {
+        try {
+          rt.env(name, value);
+        } catch (IllegalArgumentException x) {
+          throw new UsageException(x.getMessage());
+        }
+      }
+    }
     for (String d : dirs) {
       if (d.isEmpty()) {
         throw new UsageException("invalid value '' for '--dir <DIR>': must not be empty");
       }
-      rt.dir(d);
+      int sep = d.indexOf("::");
+      if (sep < 0) {
+        rt.dir(d);
+      } else if (sep == 0 || sep + 2 == d.length() || d.indexOf("::", sep + 2) >= 0) {
+        throw new UsageException(
+            "invalid value '"
+                + d
+                + "' for '--dir <HOST::GUEST>': must be a directory, or HOST::GUEST (one '::')");
+      } else {
+        rt.mapDir(d.substring(sep + 2), Path.of(d.substring(0, sep)));
+      }
     }
     for (String m : mapDirs) {
       int sep = m.indexOf("::");
@@ -342,18 +419,41 @@ public final class Main implements Callable<Integer> {
       }
     }
     VerboseProgress progress = verbose ? new VerboseProgress(stderr) : null;
-    if (progress != null) {
-      b.progress(progress);
+    try (HeartbeatProgress heartbeat = quiet ? null : HeartbeatProgress.start(stderr)) {
+      b.progress(both(progress, heartbeat));
+      return run(b.runtime(rt.build()).build(), toStdout, progress, start);
     }
-    Wizer wizer = b.runtime(rt.build()).build();
+  }
 
+  /** Reports to each of {@code a} and {@code b} that is not null. */
+  private static Progress both(Progress a, Progress b) {
+    if (a == null || b == null) {
+      return a != null ? a : b != null ? b : Progress.SILENT;
+    }
+    return new Progress() {
+      @Override
+      public void stage(String name) {
+        a.stage(name);
+        b.stage(name);
+      }
+
+      @Override
+      public void note(String message) {
+        a.note(message);
+        b.note(message);
+      }
+    };
+  }
+
+  private int run(Wizer wizer, boolean toStdout, VerboseProgress progress, long start)
+      throws IOException {
     byte[] wasm;
     if (input == null || input.equals("-")) {
       wasm = toBinary(System.in.readAllBytes(), "<stdin>");
     } else {
       wasm = readModule(Path.of(input), "input");
     }
-    if (verbose) {
+    if (progress != null) {
       stderr.printf(
           Locale.ROOT,
           "wizer4j: read %s (%d bytes)%n",
@@ -524,11 +624,37 @@ public final class Main implements Callable<Integer> {
     return false;
   }
 
+  /** {@code wizer4j 0.2.0 (Endive 1.0.0, Java 17.0.15)}: what a bug report needs. */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
-      String v = Main.class.getPackage().getImplementationVersion();
-      return new String[] {"wizer4j " + (v == null ? "dev" : v)};
+      return new String[] {
+        "wizer4j "
+            + property(Main.class, "version.properties", "version")
+            + " (Endive "
+            + property(
+                Instance.class, "/META-INF/maven/run.endive/runtime/pom.properties", "version")
+            + ", Java "
+            + System.getProperty("java.version")
+            + ")"
+      };
+    }
+
+    /** A value from a properties resource next to {@code anchor}, or "unknown". */
+    private static String property(Class<?> anchor, String resource, String key) {
+      try (InputStream in = anchor.getResourceAsStream(resource)) {
+        if (in != null) {
+          java.util.Properties p = new java.util.Properties();
+          p.load(in);
+          String v = p.getProperty(key);
+          if (v != null && !v.isBlank() && !v.startsWith("${")) {
+            return v.trim();
+          }
+        }
+      } catch (IOException e) {
+        // fall through: a version is never worth a failure
+      }
+      return "unknown";
     }
   }
 }

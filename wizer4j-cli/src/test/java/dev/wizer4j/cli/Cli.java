@@ -189,4 +189,26 @@ final class Cli {
     assertTrue(Files.exists(file), file + " was deleted");
     assertArrayEquals(before, read(file), file + " was changed");
   }
+
+  /** Instantiates an output (its init does not run again); imports trap if called. */
+  static run.endive.runtime.Instance instantiate(byte[] wasm) {
+    run.endive.wasm.WasmModule m = run.endive.wasm.Parser.parse(wasm);
+    List<run.endive.runtime.ImportFunction> stubs = new ArrayList<>();
+    for (int i = 0; i < m.importSection().importCount(); i++) {
+      var imp = m.importSection().getImport(i);
+      if (imp instanceof run.endive.wasm.types.FunctionImport f) {
+        stubs.add(
+            new run.endive.runtime.HostFunction(
+                imp.module(),
+                imp.name(),
+                m.typeSection().getType(f.typeIndex()),
+                (inst, args) -> {
+                  throw new AssertionError("the output called " + imp.name());
+                }));
+      }
+    }
+    return run.endive.runtime.Instance.builder(m)
+        .withImportValues(run.endive.runtime.ImportValues.builder().withFunctions(stubs).build())
+        .build();
+  }
 }

@@ -44,14 +44,19 @@ public final class Wat {
 
   /** Runs wabt's independent validator on {@code wasm}; returns null if valid, else its log. */
   public static String validate(byte[] wasm) {
+    return validate(wasm, "--enable-all");
+  }
+
+  /** Like {@link #validate(byte[])}, with wabt's feature flags {@code features} instead. */
+  public static String validate(byte[] wasm, String... features) {
     try {
       Path f = Files.createTempFile("wizer4j-validate", ".wasm");
       try {
         Files.write(f, wasm);
-        Process p =
-            new ProcessBuilder("wasm-validate", "--enable-all", f.toString())
-                .redirectErrorStream(true)
-                .start();
+        List<String> cmd = new ArrayList<>(List.of("wasm-validate"));
+        cmd.addAll(Arrays.asList(features));
+        cmd.add(f.toString());
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(60, TimeUnit.SECONDS)) {
           return "wasm-validate timed out";

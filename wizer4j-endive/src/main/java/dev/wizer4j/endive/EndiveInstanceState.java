@@ -3,6 +3,7 @@ package dev.wizer4j.endive;
 import dev.wizer4j.GlobalValue;
 import dev.wizer4j.InstanceState;
 import dev.wizer4j.MemoryImage;
+import dev.wizer4j.Names;
 import dev.wizer4j.WizerException;
 import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
@@ -39,6 +40,7 @@ public final class EndiveInstanceState implements InstanceState {
   private final boolean byIndex;
   private Map<String, Export> exports;
 
+  /** The instance's exports by name, built on first use: one lookup per global, not a scan. */
   private EndiveInstanceState(Instance instance, boolean byIndex) {
     this.instance = instance;
     this.byIndex = byIndex;
@@ -65,14 +67,19 @@ public final class EndiveInstanceState implements InstanceState {
     try {
       g = instance.global(index);
     } catch (RuntimeException e) {
-      throw new WizerException.InitFailed(
-          "the instance has no global " + index + " (`" + exportName + "`)");
+      throw new WizerException.StateMismatch(
+          "the instance has no global " + index + " (" + Names.quote(exportName) + ")");
     }
     ValType vt = g.getType();
     GlobalValue.Type actual = typeOf(vt);
     if (actual != type) {
-      throw new WizerException.InitFailed(
-          "global `" + exportName + "` has type " + vt + ", expected " + type);
+      throw new WizerException.StateMismatch(
+          "global "
+              + Names.quote(exportName)
+              + " has type "
+              + vt.toString().toLowerCase(Locale.ROOT)
+              + ", expected "
+              + type.name().toLowerCase(Locale.ROOT));
     }
     return switch (type) {
       case I32 -> GlobalValue.i32((int) g.getValue());
@@ -93,8 +100,8 @@ public final class EndiveInstanceState implements InstanceState {
       memory = null;
     }
     if (memory == null) {
-      throw new WizerException.InitFailed(
-          "the instance has no memory " + index + " (`" + exportName + "`)");
+      throw new WizerException.StateMismatch(
+          "the instance has no memory " + index + " (" + Names.quote(exportName) + ")");
     }
     int pages = memory.pages();
     byte[][] chunks = lend(memory, pages);
@@ -175,16 +182,21 @@ public final class EndiveInstanceState implements InstanceState {
     }
     Export e = exports.get(exportName);
     if (e == null) {
-      throw new WizerException.InitFailed(
+      throw new WizerException.StateMismatch(
           "the instance has no "
               + kind.name().toLowerCase(Locale.ROOT)
-              + " export `"
-              + exportName
-              + "`: snapshot an instance of the instrumented module");
+              + " export "
+              + Names.quote(exportName)
+              + ": snapshot an instance of the instrumented module");
     }
     if (e.exportType() != kind) {
-      throw new WizerException.InitFailed(
-          "export `" + exportName + "` is a " + e.exportType() + ", expected a " + kind);
+      throw new WizerException.StateMismatch(
+          "export "
+              + Names.quote(exportName)
+              + " is a "
+              + e.exportType().name().toLowerCase(Locale.ROOT)
+              + ", expected a "
+              + kind.name().toLowerCase(Locale.ROOT));
     }
     return e.index();
   }

@@ -2,7 +2,9 @@ package dev.wizer4j.endive;
 
 import dev.wizer4j.InstanceState;
 import dev.wizer4j.ModuleContext;
+import dev.wizer4j.Names;
 import dev.wizer4j.Progress;
+import dev.wizer4j.WasmBounds;
 import dev.wizer4j.WizerException;
 import dev.wizer4j.WizerRuntime;
 import java.io.OutputStream;
@@ -16,7 +18,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.function.Function;
-import run.endive.compiler.MachineFactoryCompiler;
 import run.endive.runtime.ExportFunction;
 import run.endive.runtime.HostFunction;
 import run.endive.runtime.ImportFunction;
@@ -56,6 +57,12 @@ public final class EndiveRuntime implements WizerRuntime {
    */
   public static final int MAX_PAGES = 32767;
 
+  /**
+   * Endive allocates every element of a table when it instantiates it (about 16 bytes each). V8
+   * refuses tables of more than 10,000,000 elements, so no module that runs on the web needs more.
+   */
+  public static final long MAX_TABLE_ELEMENTS = 10_000_000;
+
   /** How Endive executes the init code. */
   public enum Engine {
     /** Let the runtime choose (today: the interpreter; see {@link #machine}). */
@@ -80,6 +87,7 @@ public final class EndiveRuntime implements WizerRuntime {
   private final List<Preload> preloads;
   private final Engine engine;
   private final OutputStream stdout;
+  private final boolean deterministic;
 
   /**
    * A runtime with the defaults of {@link #builder()}: no WASI, the engine chosen automatically.
@@ -97,6 +105,7 @@ public final class EndiveRuntime implements WizerRuntime {
     this.preloads = List.copyOf(b.preloads);
     this.engine = b.engine;
     this.stdout = b.stdout;
+    this.deterministic = b.deterministic;
   }
 
   public static Builder builder() {
@@ -111,35 +120,39 @@ public final class EndiveRuntime implements WizerRuntime {
                 () ->
                     new IllegalArgumentException(
                         "the module context was not decoded by Endive's parser"));
-    checkLimits(module);
+    checkLimits(module, "");
     progress.stage("instantiate");
-    WasiPreview1 wasi = allowWasi ? wasi() : null;
+    DeterministicWasi det = allowWasi && deterministic ? new DeterministicWasi() : null;
+    WasiPreview1 wasi = allowWasi ? wasi(det) : null;
     try {
       Map<String, Instance> preloaded = new HashMap<>();
       for (Preload p : preloads) {
         WasmModule pm;
         try {
+          WasmBounds.check(p.wasm()); // before Endive's parser allocates from declared sizes
           pm = Parser.parse(p.wasm());
         } catch (RuntimeException e) {
           throw new WizerException.InitFailed(
-              "preload module `" + p.name() + "` is invalid: " + e.getMessage(), e);
+              "preload module " + Names.quote(p.name()) + " is invalid: " + describe(e), e);
         }
+        checkLimits(pm, "preload module " + Names.quote(p.name()) + ": ");
         try {
           preloaded.put(
               p.name(),
               Instance.builder(pm)
-                  .withImportValues(imports(pm, wasi, preloaded))
+                  .withImportValues(imports(pm, wasi, det, preloaded))
                   .withStart(false)
                   .build());
         } catch (WasmEngineException e) {
           throw new WizerException.InitFailed(
-              "failed to instantiate preload module `" + p.name() + "`: " + e.getMessage(), e);
+              "failed to instantiate preload module " + Names.quote(p.name()) + ": " + describe(e),
+              e);
         }
       }
 
       Instance.Builder builder =
           Instance.builder(module)
-              .withImportValues(imports(module, wasi, preloaded))
+              .withImportValues(imports(module, wasi, det, preloaded))
               .withStart(false);
       Function<Instance, Machine> machine = machine(module, progress);
       if (machine != null) {
@@ -149,7 +162,12 @@ public final class EndiveRuntime implements WizerRuntime {
       try {
         instance = builder.build();
       } catch (RuntimeException e) {
-        throw failure("instantiating the module (its start function)", e);
+        throw failure(
+            module.startSection().isPresent()
+                ? "instantiating the module (its segments, then its start function)"
+                : "instantiating the module",
+            e,
+            false);
       }
 
       ExportFunction initialize = exportedFunction(instance, "_initialize");
@@ -170,20 +188,33 @@ public final class EndiveRuntime implements WizerRuntime {
   }
 
   /** Rejects what Endive cannot hold, before anything is allocated. */
-  private static void checkLimits(WasmModule module) {
-    var memories = module.memorySection();
-    if (memories.isEmpty()) {
-      return;
-    }
-    int imported = module.importSection().count(ExternalType.MEMORY);
-    for (int i = 0; i < memories.get().memoryCount(); i++) {
-      long min = Integer.toUnsignedLong(memories.get().getMemory(i).limits().initialPages());
-      if (min > MAX_PAGES) {
+  private static void checkLimits(WasmModule module, String which) {
+    module
+        .memorySection()
+        .ifPresent(
+            memories -> {
+              int imported = module.importSection().count(ExternalType.MEMORY);
+              for (int i = 0; i < memories.memoryCount(); i++) {
+                long min = Integer.toUnsignedLong(memories.getMemory(i).limits().initialPages());
+                if (min > MAX_PAGES) {
+                  throw new WizerException.Unsupported(
+                      String.format(
+                          "%smemory %d starts at %d pages (%d MiB), more than the %d pages (2 GiB)"
+                              + " the Endive runtime can hold",
+                          which, imported + i, min, min / 16, MAX_PAGES));
+                }
+              }
+            });
+    var tables = module.tableSection();
+    int importedTables = module.importSection().count(ExternalType.TABLE);
+    for (int i = 0; i < tables.tableCount(); i++) {
+      long min = tables.getTable(i).limits().min();
+      if (min > MAX_TABLE_ELEMENTS) {
         throw new WizerException.Unsupported(
             String.format(
-                "memory %d starts at %d pages (%d MiB), more than the %d pages (2 GiB) the"
-                    + " Endive runtime can hold",
-                imported + i, min, min / 16, MAX_PAGES));
+                "%stable %d starts at %d elements, more than the %d the Endive runtime is let"
+                    + " allocate",
+                which, importedTables + i, min, MAX_TABLE_ELEMENTS));
       }
     }
   }
@@ -198,12 +229,7 @@ public final class EndiveRuntime implements WizerRuntime {
       return null;
     }
     progress.stage("compile");
-    try {
-      return MachineFactoryCompiler.compile(module);
-    } catch (RuntimeException e) {
-      throw new WizerException.InitFailed(
-          "the Endive compiler cannot compile this module: " + e.getMessage(), e);
-    }
+    return RuntimeCompiler.compile(module);
   }
 
   private static ExportFunction exportedFunction(Instance instance, String name) {
@@ -221,11 +247,11 @@ public final class EndiveRuntime implements WizerRuntime {
     try {
       f.apply();
     } catch (RuntimeException | StackOverflowError e) {
-      throw failure("the `" + name + "` function", e);
+      throw failure("the " + Names.quote(name) + " function", e, true);
     }
   }
 
-  private static WizerException failure(String where, Throwable e) {
+  private static WizerException failure(String where, Throwable e, boolean call) {
     Throwable c = e;
     while (c != null) {
       if (c instanceof WizerException w) {
@@ -240,7 +266,7 @@ public final class EndiveRuntime implements WizerRuntime {
     if (e instanceof StackOverflowError) {
       return new WizerException.InitFailed(where + " trapped: call stack exhausted", e);
     }
-    String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    String msg = e.getMessage() == null ? "" : e.getMessage();
     if (msg.startsWith("Machine doesn't recognize Instruction")) {
       return new WizerException.InitFailed(
           where
@@ -249,11 +275,22 @@ public final class EndiveRuntime implements WizerRuntime {
               + "); SIMD needs Endive's SIMD interpreter, which requires Java 21 or later",
           e);
     }
-    return new WizerException.InitFailed(where + " trapped: " + msg, e);
+    // A call traps; instantiating fails (a segment out of bounds, an import that cannot be
+    // linked, or a trap in the start function, which Endive reports as the instance failing).
+    String verb = call ? " trapped: " : " failed: ";
+    return new WizerException.InitFailed(where + verb + describe(e), e);
   }
 
-  private WasiPreview1 wasi() {
+  static String describe(Throwable e) {
+    return Names.message(
+        e, "internal error of the Endive runtime (run with --stack-trace for details)");
+  }
+
+  private WasiPreview1 wasi(DeterministicWasi det) {
     WasiOptions.Builder opts = WasiOptions.builder();
+    if (det != null) {
+      opts.withClock(det.clock).withRandom(det.random());
+    }
     if (inheritStdio) {
       opts.withStdin(System.in);
       opts.withStdout(stdout != null ? stdout : System.out);
@@ -268,7 +305,11 @@ public final class EndiveRuntime implements WizerRuntime {
     for (Dir d : dirs) {
       if (!Files.isDirectory(d.host())) {
         throw new WizerException.InitFailed(
-            "directory `" + d.host() + "` (for guest path `" + d.guest() + "`) does not exist");
+            "directory "
+                + Names.quote(d.host().toString())
+                + " (for guest path "
+                + Names.quote(d.guest())
+                + ") does not exist");
       }
       opts.withDirectory(d.guest(), d.host());
     }
@@ -280,12 +321,16 @@ public final class EndiveRuntime implements WizerRuntime {
    * traps naming the import. Other imports are left for Endive to report as unlinkable.
    */
   private static ImportValues imports(
-      WasmModule module, WasiPreview1 wasi, Map<String, Instance> preloads) {
+      WasmModule module, WasiPreview1 wasi, DeterministicWasi det, Map<String, Instance> preloads) {
     Map<String, HostFunction> wasiFns = new HashMap<>();
     if (wasi != null) {
       for (HostFunction f : wasi.toHostFunctions()) {
         wasiFns.put(f.name(), f);
       }
+    }
+    if (det != null) {
+      HostFunction clock = det.clockTimeGet(WASI_MODULE);
+      wasiFns.put(clock.name(), clock);
     }
     List<ImportFunction> fns = new ArrayList<>();
     var section = module.importSection();
@@ -315,8 +360,11 @@ public final class EndiveRuntime implements WizerRuntime {
                 name,
                 type,
                 (inst, args) -> {
-                  throw new WizerException(
-                      "called the import `" + mod + "." + name + "`, which is not available" + why);
+                  throw new WizerException.InitFailed(
+                      "called the import "
+                          + Names.quote(mod + "." + name)
+                          + ", which is not available"
+                          + why);
                 }));
       }
     }
@@ -333,6 +381,7 @@ public final class EndiveRuntime implements WizerRuntime {
     private final List<Preload> preloads = new ArrayList<>();
     private Engine engine = Engine.AUTO;
     private OutputStream stdout;
+    private boolean deterministic;
 
     private Builder() {}
 
@@ -408,6 +457,18 @@ public final class EndiveRuntime implements WizerRuntime {
      */
     public Builder stdout(OutputStream stdout) {
       this.stdout = Objects.requireNonNull(stdout, "stdout");
+      return this;
+    }
+
+    /**
+     * With WASI, make the clocks and {@code random_get} deterministic (default false): the clock
+     * starts at 2000-01-01T00:00:00Z and advances one millisecond per reading, and random bytes
+     * come from a fixed seed, so an init that reads time or randomness gives byte-identical output
+     * on every run. A guest that sleeps still sleeps; host files and an inherited environment are
+     * still the host's.
+     */
+    public Builder deterministic(boolean deterministic) {
+      this.deterministic = deterministic;
       return this;
     }
 

@@ -23,7 +23,8 @@ import run.endive.wasm.types.ActiveDataSegment;
 import run.endive.wasm.types.PassiveDataSegment;
 
 /**
- * One test per rule of pre-initialization (DESIGN.md §1), each differential against a plain run.
+ * One test per rule of pre-initialization (the README's "What pre-initialization does"), each
+ * differential against a plain run.
  */
 class PreInitializationTest {
 
