@@ -7,17 +7,12 @@ import dev.wizer4j.endive.EndiveRuntime;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
@@ -470,7 +465,7 @@ public final class Main implements Callable<Integer> {
         throw new CliException("cannot write the module to stdout");
       }
     } else {
-      writeAtomically(Path.of(output), out);
+      OutputFile.write(Path.of(output), out);
     }
     if (progress != null) {
       progress.finish();
@@ -493,41 +488,8 @@ public final class Main implements Callable<Integer> {
     }
   }
 
-  /** Writes to a temporary file beside {@code target}, then moves it into place. */
-  static void writeAtomically(Path target, byte[] bytes) throws IOException {
-    Path abs = target.toAbsolutePath();
-    Path dir = abs.getParent();
-    if (dir == null || !Files.isDirectory(dir)) {
-      throw new CliException("cannot write " + target + ": directory " + dir + " does not exist");
-    }
-    if (Files.isDirectory(abs)) {
-      // rename(2) would fail with a message naming the temporary file, and the non-atomic
-      // fallback of Files.move would replace an empty directory. Wizer refuses; so do we.
-      throw new CliException("cannot write " + target + ": it is a directory");
-    }
-    Path tmp;
-    try {
-      tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-    } catch (IOException e) {
-      throw new CliException("cannot write " + target + ": " + describe(e));
-    }
-    try {
-      Files.write(tmp, bytes);
-      keepOrDefaultPermissions(abs, tmp);
-      try {
-        Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } catch (IOException e) {
-      throw new CliException("cannot write " + target + ": " + describe(e));
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
-  }
-
   /** An I/O error as a reason: the JDK's file exceptions carry only the path as message. */
-  private static String describe(IOException e) {
+  static String describe(IOException e) {
     if (e instanceof java.nio.file.AccessDeniedException) {
       return "permission denied";
     }
@@ -535,18 +497,6 @@ public final class Main implements Callable<Integer> {
       return f.getReason();
     }
     return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-  }
-
-  /** Temporary files are private; the output gets the old file's mode, or rw-r--r--. */
-  private static void keepOrDefaultPermissions(Path target, Path tmp) throws IOException {
-    if (!tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {
-      return;
-    }
-    Set<PosixFilePermission> perms =
-        Files.exists(target)
-            ? Files.getPosixFilePermissions(target)
-            : PosixFilePermissions.fromString("rw-r--r--");
-    Files.setPosixFilePermissions(tmp, perms);
   }
 
   static byte[] readModule(Path path, String what) throws IOException {

@@ -43,7 +43,9 @@ final class DeterministicWasi {
   // WASI preview1 errno values (Endive's own enum of them is not public).
   private static final int ERRNO_SUCCESS = 0;
   private static final int ERRNO_INVAL = 28;
-  private static final int ERRNO_NOTSUP = 58;
+
+  /** What wasmtime answers for the CPU-time clocks (SandboxedWasi does the same). */
+  private static final int ERRNO_BADF = 8;
 
   private long elapsedNanos;
   private final Random random = new Random(SEED);
@@ -79,8 +81,8 @@ final class DeterministicWasi {
   }
 
   /**
-   * {@code clock_time_get(id, precision, result_ptr) -> errno} over this clock. Other clock ids
-   * (process and thread CPU time) are unsupported, as in Endive's own.
+   * {@code clock_time_get(id, precision, result_ptr) -> errno} over this clock. The process and
+   * thread CPU-time clocks answer EBADF, as wasmtime's.
    */
   HostFunction clockTimeGet(String module) {
     return new HostFunction(
@@ -101,7 +103,7 @@ final class DeterministicWasi {
             instance.memory().writeLong(resultPtr, value);
             errno = ERRNO_SUCCESS;
           } else if (id == CLOCK_PROCESS_CPUTIME || id == CLOCK_THREAD_CPUTIME) {
-            errno = ERRNO_NOTSUP;
+            errno = ERRNO_BADF;
           } else {
             errno = ERRNO_INVAL;
           }

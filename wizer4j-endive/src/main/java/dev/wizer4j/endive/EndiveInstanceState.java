@@ -104,7 +104,7 @@ public final class EndiveInstanceState implements InstanceState {
           "the instance has no memory " + index + " (" + Names.quote(exportName) + ")");
     }
     int pages = memory.pages();
-    byte[][] chunks = lend(memory, pages);
+    byte[][] chunks = lend(PageLimitedMemory.unwrap(memory), pages);
     if (chunks == null) {
       chunks = new byte[pages][];
       for (int p = 0; p < pages; p++) {

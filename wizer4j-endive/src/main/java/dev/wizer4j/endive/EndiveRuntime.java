@@ -7,12 +7,14 @@ import dev.wizer4j.Progress;
 import dev.wizer4j.WasmBounds;
 import dev.wizer4j.WizerException;
 import dev.wizer4j.WizerRuntime;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -123,7 +125,7 @@ public final class EndiveRuntime implements WizerRuntime {
     checkLimits(module, "");
     progress.stage("instantiate");
     DeterministicWasi det = allowWasi && deterministic ? new DeterministicWasi() : null;
-    WasiPreview1 wasi = allowWasi ? wasi(det) : null;
+    SandboxedWasi wasi = allowWasi ? wasi(det) : null;
     try {
       Map<String, Instance> preloaded = new HashMap<>();
       for (Preload p : preloads) {
@@ -140,6 +142,7 @@ public final class EndiveRuntime implements WizerRuntime {
           preloaded.put(
               p.name(),
               Instance.builder(pm)
+                  .withMemoryFactory(PageLimitedMemory.factory())
                   .withImportValues(imports(pm, wasi, det, preloaded))
                   .withStart(false)
                   .build());
@@ -152,6 +155,7 @@ public final class EndiveRuntime implements WizerRuntime {
 
       Instance.Builder builder =
           Instance.builder(module)
+              .withMemoryFactory(PageLimitedMemory.factory())
               .withImportValues(imports(module, wasi, det, preloaded))
               .withStart(false);
       Function<Instance, Machine> machine = machine(module, progress);
@@ -286,22 +290,36 @@ public final class EndiveRuntime implements WizerRuntime {
         e, "internal error of the Endive runtime (run with --stack-trace for details)");
   }
 
-  private WasiPreview1 wasi(DeterministicWasi det) {
+  private SandboxedWasi wasi(DeterministicWasi det) {
     WasiOptions.Builder opts = WasiOptions.builder();
     if (det != null) {
       opts.withClock(det.clock).withRandom(det.random());
     }
+    // Endive calls every stream a terminal; wasmtime calls a stream a character device only when
+    // it is one (and "unknown" otherwise), which changes how a libc buffers stdout. The JDK tells
+    // only whether stdin and stdout both are; that answer stands for all three.
+    boolean tty = inheritStdio && ProcessEnvironment.stdioIsTerminal();
+    boolean stdoutTty = tty && stdout == null;
     if (inheritStdio) {
-      opts.withStdin(System.in);
-      opts.withStdout(stdout != null ? stdout : System.out);
-      opts.withStderr(System.err);
+      opts.withStdin(System.in, tty);
+      opts.withStdout(stdout != null ? stdout : System.out, stdoutTty);
+      opts.withStderr(System.err, tty);
+    } else {
+      opts.withStdin(InputStream.nullInputStream(), false);
+      opts.withStdout(OutputStream.nullOutputStream(), false);
+      opts.withStderr(OutputStream.nullOutputStream(), false);
     }
-    Map<String, String> all = new TreeMap<>();
+    // Inherited variables in the process's order, as wasmtime passes them; entries set on the
+    // builder replace an inherited value in place, and new ones follow.
+    Map<String, String> all = new LinkedHashMap<>();
     if (inheritEnv) {
-      all.putAll(System.getenv());
+      all.putAll(ProcessEnvironment.inOrder());
     }
     all.putAll(env);
     all.forEach(opts::withEnvironment);
+    // Endive numbers preopens in the order of a map keyed by guest name (a repeated name keeps
+    // its first place and its last directory); the sandbox must know each descriptor's directory.
+    Map<String, Path> preopens = new LinkedHashMap<>();
     for (Dir d : dirs) {
       if (!Files.isDirectory(d.host())) {
         throw new WizerException.InitFailed(
@@ -311,9 +329,15 @@ public final class EndiveRuntime implements WizerRuntime {
                 + Names.quote(d.guest())
                 + ") does not exist");
       }
-      opts.withDirectory(d.guest(), d.host());
+      preopens.put(d.guest(), d.host());
     }
-    return WasiPreview1.builder().withOptions(opts.build()).build();
+    preopens.forEach(opts::withDirectory);
+    return new SandboxedWasi(
+        WasiPreview1.builder().withOptions(opts.build()).build(),
+        new ArrayList<>(preopens.values()),
+        tty,
+        stdoutTty,
+        tty);
   }
 
   /**
@@ -321,7 +345,10 @@ public final class EndiveRuntime implements WizerRuntime {
    * traps naming the import. Other imports are left for Endive to report as unlinkable.
    */
   private static ImportValues imports(
-      WasmModule module, WasiPreview1 wasi, DeterministicWasi det, Map<String, Instance> preloads) {
+      WasmModule module,
+      SandboxedWasi wasi,
+      DeterministicWasi det,
+      Map<String, Instance> preloads) {
     Map<String, HostFunction> wasiFns = new HashMap<>();
     if (wasi != null) {
       for (HostFunction f : wasi.toHostFunctions()) {

@@ -28,6 +28,14 @@ class RealModulesTest {
     return Files.readAllBytes(FIXTURES.resolve("wasm").resolve(name + ".wasm"));
   }
 
+  static byte[] fixtureUnchecked(String name) {
+    try {
+      return fixture(name);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   static String[] probes(String... spec) {
     List<String> out = new ArrayList<>();
     for (String s : spec) {
