@@ -167,14 +167,16 @@ public final class Wizer {
       if (dst.startsWith(ModuleContext.WIZER_PREFIX)
           || src.startsWith(ModuleContext.WIZER_PREFIX)) {
         throw new IllegalArgumentException(
-            "rename " + dst + "=" + src + ": names with the `__wizer_` prefix are reserved");
+            "rename "
+                + Names.quote(dst + "=" + src)
+                + ": names with the `__wizer_` prefix are reserved");
       }
       if (!renameDsts.add(dst)) {
-        throw new IllegalArgumentException("duplicated function rename dst `" + dst + "`");
+        throw new IllegalArgumentException("duplicated function rename dst " + Names.quote(dst));
       }
       if (!renameSrcs.add(src)) {
         renameDsts.remove(dst);
-        throw new IllegalArgumentException("duplicated function rename src `" + src + "`");
+        throw new IllegalArgumentException("duplicated function rename src " + Names.quote(src));
       }
       renames.add(new Rename(dst, src));
       return this;

@@ -1,5 +1,6 @@
 package dev.wizer4j.cli;
 
+import dev.wizer4j.Names;
 import dev.wizer4j.Progress;
 import dev.wizer4j.Wizer;
 import dev.wizer4j.WizerException;
@@ -281,18 +282,20 @@ public final class Main implements Callable<Integer> {
   }
 
   private void report(Throwable ex) {
-    String msg = ex.getMessage() == null ? ex.getClass().getName() : ex.getMessage();
-    if (ex instanceof WizerException || ex instanceof CliException) {
-      stderr.println("error: " + msg);
-    } else if (ex instanceof IOException) {
-      stderr.println("error: " + msg);
+    // Every message is made one line: it may quote names and texts from the input.
+    String msg = Names.oneLine(ex.getMessage());
+    if (ex instanceof WizerException || ex instanceof CliException || ex instanceof IOException) {
+      stderr.println("error: " + (msg.isEmpty() ? "failed" : msg));
     } else if (ex instanceof OutOfMemoryError) {
       stderr.println(
           "error: out of memory (" + msg + "); give the JVM more heap, e.g. JAVA_OPTS=-Xmx8g");
     } else if (ex instanceof StackOverflowError) {
       stderr.println("error: call stack exhausted; give the JVM a larger stack, e.g. -Xss256m");
     } else {
-      stderr.println("error: internal error: " + ex);
+      stderr.println(
+          "error: internal error: "
+              + Names.message(ex, "an unexpected failure")
+              + " (--stack-trace shows where)");
     }
     if (stackTrace) {
       ex.printStackTrace(stderr);
@@ -566,7 +569,13 @@ public final class Main implements Callable<Integer> {
       if (!done || p.exitValue() != 0) {
         String text = new String(log, java.nio.charset.StandardCharsets.UTF_8).trim();
         text = text.replace(tmpIn.toString(), name);
-        throw new CliException("cannot convert WAT " + name + ": " + text);
+        // wat2wasm shows the offending line and a caret under it; the first line says it all.
+        int nl = text.indexOf('\n');
+        throw new CliException(
+            "cannot convert WAT "
+                + name
+                + ": "
+                + Names.oneLine(nl < 0 ? text : text.substring(0, nl)));
       }
       return Files.readAllBytes(tmpOut);
     } finally {

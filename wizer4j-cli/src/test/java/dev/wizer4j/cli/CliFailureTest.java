@@ -118,6 +118,17 @@ class CliFailureTest {
   }
 
   @Test
+  void badWatInputIsReportedOnOneLineOfStderr() throws Exception {
+    // wat2wasm prints the offending source line and a caret under it; none of that may follow.
+    Path in = dir.resolve("bad.wat");
+    Files.writeString(in, "(module\n  (func (export \"x\")\n    (i32.bogus)))\n");
+    Cli.Result r = run(in.toString(), "-o", dir.resolve("out.wasm").toString());
+    assertEquals(1, r.exit(), r::describe);
+    assertEquals(1, r.stderr().strip().lines().count(), r::describe);
+    assertTrue(r.stderr().startsWith("error: cannot convert WAT " + in + ":"), r::describe);
+  }
+
+  @Test
   void truncatedModule() {
     byte[] cut = Arrays.copyOf(good, good.length - 5);
     String line = assertRejected("offset 0x", cut);

@@ -434,7 +434,9 @@ public final class EndiveRuntime implements WizerRuntime {
       Objects.requireNonNull(value, "value");
       if (name.isEmpty() || name.indexOf('=') >= 0 || name.indexOf('\0') >= 0) {
         throw new IllegalArgumentException(
-            "environment variable name `" + name + "` must be non-empty, without '=' or NUL");
+            "environment variable name "
+                + Names.quote(name)
+                + " must be non-empty, without '=' or NUL");
       }
       env.put(name, value);
       return this;
@@ -463,7 +465,7 @@ public final class EndiveRuntime implements WizerRuntime {
       }
       for (Preload p : preloads) {
         if (p.name().equals(name)) {
-          throw new IllegalArgumentException("duplicated preload name `" + name + "`");
+          throw new IllegalArgumentException("duplicated preload name " + Names.quote(name));
         }
       }
       preloads.add(new Preload(name, wasm));
