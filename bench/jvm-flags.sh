@@ -3,7 +3,8 @@
 # what class-data sharing, the garbage collector, the JIT tiers, huge-method compilation and a
 # newer JDK (with its ahead-of-time cache) do to end-to-end time. See docs/BENCHMARKS.md.
 #
-# Usage: bench/jvm-flags.sh [NAME...]   (default: grow primes ruby; names as in bench/run.sh)
+# Usage: bench/jvm-flags.sh [NAME...]   (default: sieve ctors ruby; names: bench/corpus/NAME,
+#        fixtures/wasm/NAME or ruby)
 # Environment: RUNS=5, JDK25=/usr/lib/jvm/temurin-25-jdk-amd64 (skipped if missing),
 #              OUT=bench/out (uses the frozen jar bench/run.sh leaves in OUT/w4j, or builds one)
 set -euo pipefail
@@ -27,13 +28,18 @@ fi
 [[ -f "$here/node_modules/@ruby/3.4-wasm-wasi/dist/ruby.wasm" ]] || (cd "$here" && npm ci --no-audit --no-fund >&2)
 
 names=("$@")
-[[ ${#names[@]} -gt 0 ]] || names=(grow primes ruby)
+[[ ${#names[@]} -gt 0 ]] || names=(sieve ctors ruby)
 
-# What bin/wizer4j passes to the JVM, read from the launcher itself.
-eval "$(grep -m1 '^opts=(' "$root/bin/wizer4j")"
-launcher=("${opts[@]}")
+# What bin/wizer4j passes to the JVM, read from the file the launcher reads.
+launcher=()
+while IFS= read -r line || [[ -n $line ]]; do
+  line="${line%%#*}"
+  [[ $line == compiler:* ]] && continue # only for the compiler engine; see bin/jvm.options
+  read -r -a words <<<"$line"
+  launcher+=("${words[@]}")
+done <"$root/bin/jvm.options"
 # The launcher's options until it moved to the serial collector, for comparison.
-parallel=(-Xss64m -XX:+UseParallelGC -XX:+UseCompressedOops)
+parallel=(-Xss64m -XX:+UseParallelGC -XX:-DontCompileHugeMethods)
 quiet=(-Xlog:cds=off -Xlog:cds+dynamic=off)
 
 report="$OUT/jvm-flags.md"
@@ -56,15 +62,11 @@ train() { # train JAVA [options...]
   "$@" -jar "$jar" --allow-wasi --mapdir /data::fixtures/data fixtures/wasm/readfile.wasm \
     -o "$work/training.wasm" >/dev/null 2>&1 || echo "bench: training run failed: $*" >&2
 }
-a17="$work/17.jsa" apar="$work/17-parallel.jsa" ast="$work/17-static.jsa" lst="$work/17.classlist"
+a17="$work/17.jsa" apar="$work/17-parallel.jsa"
 a25="$work/25.jsa" aot="$work/25.aot"
-rm -f "$a17" "$apar" "$ast" "$a25" "$aot"
+rm -f "$a17" "$apar" "$a25" "$aot"
 train "$JAVA17" "${launcher[@]}" "${quiet[@]}" -Xint -XX:ArchiveClassesAtExit="$a17"
 train "$JAVA17" "${parallel[@]}" "${quiet[@]}" -Xint -XX:ArchiveClassesAtExit="$apar"
-# A static archive: classes listed by one run, dumped by a JVM that runs no application code.
-train "$JAVA17" "${launcher[@]}" -XX:DumpLoadedClassList="$lst"
-"$JAVA17" "${launcher[@]}" -Xshare:dump -XX:SharedClassListFile="$lst" -XX:SharedArchiveFile="$ast" \
-  -cp "$jar" >/dev/null 2>&1 || echo "bench: static archive dump failed" >&2
 if [[ -x $JDK25/bin/java ]]; then
   train "$JDK25/bin/java" "${launcher[@]}" "${quiet[@]}" -XX:ArchiveClassesAtExit="$a25"
   train "$JDK25/bin/java" "${launcher[@]}" -XX:AOTCacheOutput="$aot" -Xlog:aot=off -Xlog:cds=off
@@ -76,6 +78,10 @@ for name in "${names[@]}"; do
     args=(--allow-wasi --inherit-env --keep-init-func -f wasi_vfs_pack_fs
       -r _initialize=__wasi_vfs_rt_init --mapdir "/app::$here/ruby-app")
     envs=(env __WASI_VFS_PACKING=1)
+  elif [[ -f $here/corpus/$name.wasm ]]; then
+    input="$here/corpus/$name.wasm"
+    args=()
+    envs=(env)
   else
     input="fixtures/wasm/$name.wasm"
     args=()
@@ -91,15 +97,13 @@ for name in "${names[@]}"; do
     cmds+=(-n "$n" "$(printf '%q ' "${envs[@]}" "$j" "$@" "${tail_args[@]}")")
   }
   cfg "17 launcher options + AppCDS" "$JAVA17" "${launcher[@]}" -XX:SharedArchiveFile="$a17" "${quiet[@]}"
-  cfg "17 launcher options, no AppCDS" "$JAVA17" "${launcher[@]}"
+  cfg "17 + TieredStopAtLevel=1 (C1 only)" "$JAVA17" "${launcher[@]}" -XX:SharedArchiveFile="$a17" "${quiet[@]}" -XX:TieredStopAtLevel=1
+  cfg "17 + MaxTenuringThreshold=0" "$JAVA17" "${launcher[@]}" -XX:SharedArchiveFile="$a17" "${quiet[@]}" -XX:MaxTenuringThreshold=0
+  cfg "17 + ReservedCodeCacheSize=512m" "$JAVA17" "${launcher[@]}" -XX:SharedArchiveFile="$a17" "${quiet[@]}" -XX:ReservedCodeCacheSize=512m
   cfg "17 ParallelGC + AppCDS" "$JAVA17" "${parallel[@]}" -XX:SharedArchiveFile="$apar" "${quiet[@]}"
-  cfg "17 static CDS archive" "$JAVA17" "${launcher[@]}" -XX:SharedArchiveFile="$ast" "${quiet[@]}"
-  cfg "17 + TieredStopAtLevel=1" "$JAVA17" "${launcher[@]}" -XX:SharedArchiveFile="$a17" "${quiet[@]}" -XX:TieredStopAtLevel=1
-  cfg "17 + -DontCompileHugeMethods" "$JAVA17" "${launcher[@]}" -XX:SharedArchiveFile="$a17" "${quiet[@]}" -XX:-DontCompileHugeMethods
   if [[ -x $JDK25/bin/java ]]; then
     cfg "25 launcher options + AppCDS" "$JDK25/bin/java" "${launcher[@]}" -XX:SharedArchiveFile="$a25" "${quiet[@]}"
     cfg "25 AOT cache (JEP 483/515)" "$JDK25/bin/java" "${launcher[@]}" -XX:AOTCache="$aot" -Xlog:aot=off -Xlog:cds=off
-    cfg "25 AOT cache + -DontCompileHugeMethods" "$JDK25/bin/java" "${launcher[@]}" -XX:AOTCache="$aot" -Xlog:aot=off -Xlog:cds=off -XX:-DontCompileHugeMethods
   fi
 
   echo "bench: $name" >&2

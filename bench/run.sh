@@ -5,13 +5,17 @@
 # the wall-time ratios. Then it runs wizer4j once per input with each engine and once with -v
 # for a breakdown of where its time goes. See docs/BENCHMARKS.md.
 #
-# Usage: bench/run.sh [NAME...]      (default: every fixtures/wasm/*.wasm, then ruby)
+# Usage: bench/run.sh [NAME...]      (default: sieve ctors wordfreq starlingmonkey ruby)
+#   NAME: a module of bench/corpus/ (built by bench/corpus/build.sh), a fixture of fixtures/wasm/,
+#   `starlingmonkey` (componentize-js's init, captured into $CORPUS/starlingmonkey/) or `ruby`.
 # Environment:
 #   RUNS=5         measured runs per tool and input (interleaved)
 #   WARMUP=1       unmeasured runs per tool and input first (file cache, class-data archive)
 #   ENGINES=1      0 skips the --engine interpreter/compiler comparison
+#   WARM=3         runs of each input in one JVM for the warm table (0 skips it)
+#   CORPUS=/work/corpus  where big inputs live (outside the repository)
 #   TIMEOUT=900    seconds before a single run is abandoned (reported as a failure)
-#   WIZER=PATH     another Wizer binary (default: bench/node_modules, installed on demand)
+#   WIZER=PATH     another Wizer binary (default: tools/rust-wizer, installed on demand)
 #   JAVA_HOME      the JDK bin/wizer4j runs on; JAVA_OPTS adds JVM options to it
 #   FREEZE=1       run a private copy of bin/wizer4j and its jar (0: the live bin/wizer4j,
 #                  which rebuilds itself whenever a source file changes, mid-benchmark too)
@@ -25,6 +29,8 @@ cd "$root" # the .args files hold paths relative to the repository root
 RUNS="${RUNS:-5}"
 WARMUP="${WARMUP:-1}"
 ENGINES="${ENGINES:-1}"
+WARM="${WARM:-3}"
+CORPUS="${CORPUS:-/work/corpus}"
 FREEZE="${FREEZE:-1}"
 TIMEOUT="${TIMEOUT:-900}"
 OUT="${OUT:-$here/out}"
@@ -43,13 +49,12 @@ if [[ ! -x /usr/bin/time ]]; then
   say "bench: installing GNU time (for peak RSS)"
   if [[ $(id -u) -eq 0 ]]; then apt-get install -y -q time >&2; else sudo apt-get install -y -q time >&2; fi
 fi
-if [[ -z "${WIZER:-}" || ! -f "$RUBY_WASM" ]]; then
-  if [[ ! -x "$here/node_modules/@bytecodealliance/wizer-linux-x64/wizer" || ! -f "$RUBY_WASM" ]]; then
-    say "bench: installing Rust Wizer and ruby.wasm into bench/node_modules (npm)"
-    (cd "$here" && npm ci --no-audit --no-fund >&2)
-  fi
+if [[ ! -f "$RUBY_WASM" ]]; then
+  say "bench: installing ruby.wasm into bench/node_modules (npm)"
+  (cd "$here" && npm ci --no-audit --no-fund >&2)
 fi
-WIZER="${WIZER:-$here/node_modules/@bytecodealliance/wizer-linux-x64/wizer}"
+# The one pinned Rust Wizer of the repository, shared with tools/wizer-compare.
+WIZER="${WIZER:-$("$root/tools/rust-wizer/wizer-path.sh")}"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.wasm "$OUT"/*.log
 
@@ -64,7 +69,7 @@ if [[ $FREEZE == 1 ]]; then
   [[ -f "$root/wizer4j-cli/target/wizer4j.jar" ]] || { say "bench: no wizer4j jar"; exit 1; }
   rm -rf "$OUT/w4j"
   mkdir -p "$OUT/w4j/bin" "$OUT/w4j/wizer4j-cli/target"
-  cp "$root/bin/wizer4j" "$OUT/w4j/bin/"
+  cp "$root/bin/wizer4j" "$root/bin/jvm.options" "$OUT/w4j/bin/"
   cp "$root/wizer4j-cli/target/wizer4j.jar" "$OUT/w4j/wizer4j-cli/target/"
   W4J="$OUT/w4j/bin/wizer4j"
   # The launcher records its class-data archive (-XX:ArchiveClassesAtExit) during whatever run
@@ -75,7 +80,13 @@ if [[ $FREEZE == 1 ]]; then
   # classes and no queue, so that every measured run maps a sound archive.
   if [[ ${WIZER4J_CDS:-1} == 1 ]]; then
     jar="$OUT/w4j/wizer4j-cli/target/wizer4j.jar"
-    eval "$(grep -m1 '^opts=(' "$root/bin/wizer4j")" # the launcher's JVM options, as $opts
+    opts=()
+    while IFS= read -r line || [[ -n $line ]]; do # the launcher's JVM options
+      line="${line%%#*}"
+      [[ $line == compiler:* ]] && continue # only for the compiler engine; see bin/jvm.options
+      read -r -a words <<<"$line"
+      opts+=("${words[@]}")
+    done <"$root/bin/jvm.options"
     "${JAVA_HOME:+$JAVA_HOME/bin/}java" "${opts[@]}" -Xint \
       -XX:ArchiveClassesAtExit="${jar%.jar}.jsa" -Xlog:cds=off -Xlog:cds+dynamic=off \
       -jar "$jar" --allow-wasi --mapdir /data::fixtures/data fixtures/wasm/readfile.wasm \
@@ -85,22 +96,39 @@ if [[ $FREEZE == 1 ]]; then
 fi
 
 names=("$@")
-if [[ ${#names[@]} -eq 0 ]]; then
-  for f in fixtures/wasm/*.wasm; do names+=("$(basename "$f" .wasm)"); done
-  names+=(ruby)
-fi
+[[ ${#names[@]} -gt 0 ]] || names=(sieve ctors wordfreq starlingmonkey ruby)
 
-# input NAME -> sets $input and the args array for it
+# componentize-js's init of StarlingMonkey, as captured from its wizer call into
+# $CORPUS/starlingmonkey (see its README.txt): input.wasm, the environment componentize passes
+# (replay-env.txt, and nothing else: `env -i`), stdin.txt, and two preopened directories.
+SM="$CORPUS/starlingmonkey"
+
+# input NAME -> sets $input, the args array and the envs array (env assignments) for it
 set_input() {
+  envs=()
+  args=()
   if [[ $1 == ruby ]]; then
     input="$RUBY_WASM"
     args=("${RUBY_ARGS[@]}")
+    envs=(__WASI_VFS_PACKING=1)
+  elif [[ $1 == starlingmonkey ]]; then
+    input="$SM/input.wasm"
+    args=(--allow-wasi --init-func componentize.wizer
+      "--mapdir=/tmp/253111d903f9/sources::$SM/dirs/dir-sources" "--mapdir=/::$SM/project"
+      --wasm-bulk-memory=true --inherit-env=true)
+    envs=(-i)
+    [[ -f $SM/replay-env.txt ]] && mapfile -t -O 1 envs <"$SM/replay-env.txt"
+  elif [[ $1 == wordfreq ]]; then
+    input="$here/corpus/wordfreq.wasm"
+    args=(--allow-wasi --mapdir "/data::$(CORPUS_DATA="$CORPUS/wordfreq" "$here/corpus/build.sh" data)")
+  elif [[ -f $here/corpus/$1.wasm ]]; then
+    input="$here/corpus/$1.wasm"
   else
     input="fixtures/wasm/$1.wasm"
-    args=()
     if [[ -f "fixtures/wasm/$1.args" ]]; then read -r -a args <"fixtures/wasm/$1.args"; fi
   fi
 }
+stdin_of() { if [[ $1 == starlingmonkey && -f $SM/stdin.txt ]]; then echo "$SM/stdin.txt"; else echo /dev/null; fi; }
 
 # run TOOL NAME TAG [extra args...] -> prints "wall_ms rss_kb cpu_s status"; output in
 # $OUT/NAME.TAG.wasm. cpu_s is user + system time of all threads (Wizer compiles in parallel).
@@ -112,13 +140,8 @@ run() {
   local o="$OUT/$name.$tag.wasm" rss="$OUT/.rss" t0 t1 st=0
   rm -f "$o"
   t0=$EPOCHREALTIME
-  if [[ $name == ruby ]]; then
-    __WASI_VFS_PACKING=1 timeout "$TIMEOUT" /usr/bin/time -f '%M %U %S' -o "$rss" \
-      "${cmd[@]}" "$@" "${args[@]}" "$input" -o "$o" >>"$OUT/$name.$tag.log" 2>&1 || st=$?
-  else
-    timeout "$TIMEOUT" /usr/bin/time -f '%M %U %S' -o "$rss" \
-      "${cmd[@]}" "$@" "${args[@]}" "$input" -o "$o" >>"$OUT/$name.$tag.log" 2>&1 || st=$?
-  fi
+  env "${envs[@]}" timeout "$TIMEOUT" /usr/bin/time -f '%M %U %S' -o "$rss" \
+    "${cmd[@]}" "$@" "${args[@]}" "$input" -o "$o" <"$(stdin_of "$name")" >>"$OUT/$name.$tag.log" 2>&1 || st=$?
   t1=$EPOCHREALTIME
   # time(1) writes a "Command exited with non-zero status" line first on failure.
   echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)*1000}')" \
@@ -132,7 +155,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a+0>0 && b+0>0) printf "%.2f", a/b;
 verify() { # verify NAME OUTPUT -> OK / FAIL / -
   local name=$1 o=$2 maps=() i
   [[ -f $o ]] || { echo "-"; return; }
-  if [[ $name == ruby ]]; then
+  if [[ $name == starlingmonkey ]]; then
+    echo "-" # no checker yet: its exports need the component's host
+  elif [[ $name == ruby ]]; then
     node --no-warnings "$here/verify-ruby.mjs" "$o" >"$o.verify" 2>&1 && echo OK || echo FAIL
   elif [[ -f fixtures/verify.mjs ]]; then
     for ((i = 0; i < ${#args[@]}; i++)); do
@@ -152,7 +177,7 @@ java_bin="${JAVA_HOME:+$JAVA_HOME/bin/}java"
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -sr)"
   echo "- JDK: $("$java_bin" -version 2>&1 | sed -n 2p)"
   echo "- JAVA_OPTS: ${JAVA_OPTS:-(none)}"
-  echo "- Rust Wizer: $(node -p "require('$here/node_modules/@bytecodealliance/wizer/package.json').version" 2>/dev/null || echo "$WIZER")"
+  echo "- Rust Wizer: $(node -p "require('$root/tools/rust-wizer/node_modules/@bytecodealliance/wizer/package.json').version" 2>/dev/null || echo "$WIZER")"
   echo "- wizer4j: $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD -- wizer4j-core wizer4j-endive wizer4j-cli 2>/dev/null || echo ' (+ uncommitted changes)'), Endive $(sed -n 's:.*<endive.version>\(.*\)</endive.version>.*:\1:p' pom.xml)"
   echo "- runs: $WARMUP warm-up + $RUNS measured per tool and input, interleaved (ABBA order)"
   echo
@@ -215,6 +240,56 @@ done
   echo
 } >>"$OUT/results.md"
 
+# --- warm runs ----------------------------------------------------------------------------
+# The same input wizened WARM times in one JVM (bench/WarmRun.java drives the CLI's entry point);
+# the second and later runs are what a build server, the Maven plugin or a durable-execution host
+# sees. Compared with Wizer's cold median from the table above.
+if ((WARM >= 2)); then
+  jar="$root/wizer4j-cli/target/wizer4j.jar"
+  [[ $FREEZE == 1 ]] && jar="$OUT/w4j/wizer4j-cli/target/wizer4j.jar"
+  jopts=()
+  while IFS= read -r line || [[ -n $line ]]; do
+    line="${line%%#*}"
+    [[ $line == compiler:* ]] && continue # only for the compiler engine; see bin/jvm.options
+    read -r -a words <<<"$line"
+    jopts+=("${words[@]}")
+  done <"$root/bin/jvm.options"
+  warm="$OUT/.warm"
+  : >"$warm"
+  for name in "${names[@]}"; do
+    set_input "$name"
+    [[ -f $input ]] || continue
+    say "bench: warm $name"
+    log="$OUT/$name.warm.log"
+    if env "${envs[@]}" timeout "$((TIMEOUT * WARM))" "$java_bin" "${jopts[@]}" ${JAVA_OPTS:-} -cp "$jar" \
+      "$here/WarmRun.java" "$WARM" "${args[@]}" "$input" -o "$OUT/$name.warm.wasm" \
+      <"$(stdin_of "$name")" >"$log" 2>&1; then
+      first=$(awk '/^run 1:/ {print $3}' "$log")
+      later=$(awk '/^run [0-9]+:/ && $2 != "1:" {print $3}' "$log" | median)
+      same=$(cmp -s "$OUT/$name.warm.wasm" "$OUT/$name.wizer4j.wasm" && echo yes || echo no)
+    else
+      first=fail later=fail same=-
+    fi
+    wz=$(awk -v n="$name" '$1 == n {print $5}' "$table")
+    echo "$name $first $later ${wz:--} $same" >>"$warm"
+  done
+  {
+    echo "## Warm: the same input again in one JVM ($WARM runs each, bench/WarmRun.java)"
+    echo
+    echo "Run 1 is cold (it includes class loading and the JIT's warm-up, not JVM start);"
+    echo "runs 2..$WARM are warm, their median is compared with Wizer's cold median above."
+    echo
+    echo "| input | run 1 ms | warm median ms | Wizer cold ms | warm/Wizer | output = cold CLI output |"
+    echo "|---|---:|---:|---:|---:|---|"
+    awk 'function ms(v) { return v+0>0 ? sprintf("%.0f", v) : v }
+    { r = ($3+0>0 && $4+0>0) ? sprintf("%.2f", $3/$4) : "-";
+      printf "| %s | %s | %s | %s | %s | %s |\n", $1, ms($2), ms($3), ms($4), r, $5;
+      if (r != "-") { s += log($3/$4); n++ } }
+    END { if (n) printf "\nGeometric mean of warm/Wizer over %d inputs: **%.2f**\n", n, exp(s/n) }' "$warm"
+    echo
+  } >>"$OUT/results.md"
+fi
+
 # --- engines and stage breakdown ----------------------------------------------------------
 if [[ $ENGINES == 1 ]]; then
   eng="$OUT/.engines"
@@ -224,8 +299,15 @@ if [[ $ENGINES == 1 ]]; then
     set_input "$name"
     [[ -f $input ]] || continue
     line="$name"
-    for e in auto interpreter compiler; do
-      r=$(run wizer4j "$name" "$e" -v --engine "$e")
+    big=$(($(size_of "$input") > 4000000))
+    for e in auto interpreter compiler-nocache compiler; do
+      # compiler-nocache: a cold compile; compiler: the same with the disk cache, which the
+      # cold run does not fill, so it is a miss for a module compiled nowhere else. Big modules
+      # compile for a minute and would fill the cache with one entry: only measured cold.
+      if [[ $e == compiler && $big == 1 ]]; then line+=" - -"; continue; fi
+      local_args=(-v --engine "${e%-nocache}")
+      [[ $e == *-nocache ]] && local_args+=(--no-cache)
+      r=$(run wizer4j "$name" "$e" "${local_args[@]}")
       log="$OUT/$name.$e.log"
       if [[ $(cut -d' ' -f4 <<<"$r") != 0 ]]; then
         line+=" fail"
@@ -238,26 +320,37 @@ if [[ $ENGINES == 1 ]]; then
         stages=$(awk -v wall="$(cut -d' ' -f1 <<<"$r")" '
           /^wizer4j: wrote / { for (i=1;i<=NF;i++) if ($i=="in") tot=$(i+1) }
           /^wizer4j: parse and validate/ { pv=$(NF-1) }
+          /^wizer4j: compile / { comp=$(NF-1) }
           /^wizer4j: instantiate/ { inst=$(NF-1) }
           /^wizer4j: call / { init+=$(NF-1) }
           /^wizer4j: snapshot/ { snap=$(NF-1) }
           /^wizer4j: rewrite/ { rw=$(NF-1) }
-          END { other = tot-pv-inst-init-snap-rw;
-                printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f", wall, wall-tot, pv, inst, init, snap, rw, other }' "$log")
+          END { other = tot-pv-comp-inst-init-snap-rw;
+                printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f", wall, wall-tot, pv, comp, inst, init, snap, rw, other }' "$log")
         echo "$name $stages" >>"$OUT/.stages"
       fi
       line+=" $(size_of "$OUT/$name.$e.wasm")"
     done
-    echo "$line" >>"$eng"
+    same=yes
+    for e in interpreter compiler-nocache compiler; do
+      [[ -f $OUT/$name.$e.wasm ]] || continue
+      cmp -s "$OUT/$name.auto.wasm" "$OUT/$name.$e.wasm" || same=no
+    done
+    echo "$line $same" >>"$eng"
   done
   {
     echo "## wizer4j engines (one run each, with -v)"
     echo
-    echo "| input | auto ms | interpreter ms | compiler ms | compiler/interpreter |"
-    echo "|---|---:|---:|---:|---:|"
+    echo "compiler, cold: --no-cache (the whole compile); compiler, cached: a second run that"
+    echo "reads the compiled classes from the disk cache (not run for modules over 4 MB)."
+    echo "Same bytes: whether the outputs of all engines are byte-identical."
+    echo
+    echo "| input | auto ms | interpreter ms | compiler, cold ms | compiler, cached ms | cold compiler/interpreter | same bytes |"
+    echo "|---|---:|---:|---:|---:|---:|---|"
+    # line: name auto size interp size cold size cached size
     awk 'function ms(v) { return v+0>0 ? sprintf("%.0f", v) : v }
          { r = ($4+0>0 && $6+0>0) ? sprintf("%.2f", $6/$4) : "-";
-           printf "| %s | %s | %s | %s | %s |\n", $1, ms($2), ms($4), ms($6), r }' "$eng"
+           printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, ms($2), ms($4), ms($6), ms($8), r, $10 }' "$eng"
     echo
     echo "## Where wizer4j's time goes (--engine auto, -v, ms)"
     echo
@@ -265,9 +358,9 @@ if [[ $ENGINES == 1 ]]; then
     echo "parsing; the CLI starts its clock after picocli has parsed the command line);"
     echo "other = reading the input, writing the output and what no stage covers."
     echo
-    echo "| input | wall | JVM+CLI start | parse+validate | instantiate | init | snapshot | rewrite | other |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1,$2,$3,$4,$5,$6,$7,$8,$9 }' "$OUT/.stages"
+    echo "| input | wall | JVM+CLI start | parse+validate | compile | instantiate | init | snapshot | rewrite | other |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1,$2,$3,$4,$5,$6,$7,$8,$9,$10 }' "$OUT/.stages"
     echo
   } >>"$OUT/results.md"
   rm -f "$OUT/.stages"

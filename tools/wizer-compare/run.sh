@@ -11,9 +11,8 @@
 #
 # Environment:
 #   WIZER4J    tool under test (default: bin/wizer4j in the repository root)
-#   WIZER      reference tool (default: Rust Wizer from the pinned npm
-#              package, installed into tools/wizer-compare/node_modules on
-#              first use)
+#   WIZER      reference tool (default: Rust Wizer 11.0.3 from
+#              tools/rust-wizer, installed with npm on first use)
 #   WAT2WASM   wabt's wat2wasm (default: wat2wasm on PATH)
 #   WORK_DIR   where inputs, outputs and logs are kept (default: a new
 #              temporary directory, printed at the end)
@@ -48,24 +47,13 @@ mkdir -p "$WORK_DIR"
 
 # --- reference tool ----------------------------------------------------------
 
-# The npm package's `wizer` bin is a node wrapper around a native binary;
-# calling the native binary directly saves a node start-up per run and keeps
-# its exit status and error output unwrapped.
-find_rust_wizer() {
-    (cd "$here" && node --input-type=module \
-        -e "console.log((await import('@bytecodealliance/wizer')).default)" 2>/dev/null)
-}
-
+# The repository's one pinned Rust Wizer (tools/rust-wizer, shared with bench/), installed
+# with npm on first use; its native binary is called directly.
 if [[ -z "${WIZER:-}" ]]; then
-    WIZER="$(find_rust_wizer)"
-    if [[ -z "$WIZER" || ! -x "$WIZER" ]]; then
-        echo "Installing Rust Wizer (npm install in $here) ..." >&2
-        (cd "$here" && npm install --no-audit --no-fund >&2) || {
-            echo "error: npm install failed; set WIZER to a wizer binary instead" >&2
-            exit 2
-        }
-        WIZER="$(find_rust_wizer)"
-    fi
+    WIZER="$("$root/tools/rust-wizer/wizer-path.sh")" || {
+        echo "error: installing Rust Wizer failed; set WIZER to a wizer binary instead" >&2
+        exit 2
+    }
 fi
 if [[ ! -x "$WIZER" ]]; then
     echo "error: Rust Wizer not found (WIZER=$WIZER)" >&2

@@ -156,8 +156,16 @@ public final class Main implements Callable<Integer> {
       description =
           "How Endive runs the init code: its interpreter (starts at once), or its compiler"
               + " to JVM bytecode (pays ~0.5 s or more up front, then runs compute-heavy inits"
-              + " several times faster). auto: the interpreter (default: ${DEFAULT-VALUE}).")
+              + " 10x faster or more). auto: the compiler for modules of up to a million"
+              + " instructions, else the interpreter (default: ${DEFAULT-VALUE}).")
   String engine;
+
+  @Option(
+      names = "--no-cache",
+      description =
+          "Neither read nor write compiled modules in the cache directory"
+              + " ($XDG_CACHE_HOME/wizer4j, default ~/.cache/wizer4j).")
+  boolean noCache;
 
   @Option(
       names = "--deterministic",
@@ -218,10 +226,6 @@ public final class Main implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    // The module digest Endive computes by default is never used here; skip its cost.
-    if (System.getProperty("run.endive.wasm.Parser.DIGEST_ALGORITHM") == null) {
-      System.setProperty("run.endive.wasm.Parser.DIGEST_ALGORITHM", "none");
-    }
     PrintStream realOut = System.out;
     int code = run(args, realOut, System.err);
     realOut.flush();
@@ -319,6 +323,13 @@ public final class Main implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     long start = System.nanoTime();
+    if (noCache) {
+      // The compile cache is keyed by the digest Endive's parser computes; without the cache,
+      // skip its cost. Read when the parser is first used, which is after this.
+      if (System.getProperty("run.endive.wasm.Parser.DIGEST_ALGORITHM") == null) {
+        System.setProperty("run.endive.wasm.Parser.DIGEST_ALGORITHM", "none");
+      }
+    }
     if (initFunc.isEmpty()) {
       throw new UsageException("invalid value '' for '--init-func <NAME>': must not be empty");
     }
@@ -348,7 +359,8 @@ public final class Main implements Callable<Integer> {
             .allowWasi(allowWasi)
             .inheritStdio(inheritStdio)
             .inheritEnv(inheritEnv)
-            .engine(parseEngine(engine));
+            .engine(parseEngine(engine))
+            .compileCache(!noCache);
     if (toStdout) {
       // The guest's stdout must never mix with the module.
       rt.stdout(stderr);

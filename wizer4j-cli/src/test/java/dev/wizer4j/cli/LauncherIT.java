@@ -47,6 +47,7 @@ class LauncherIT {
     Files.createDirectories(root.resolve("examples"));
     Files.createDirectories(root.resolve("wizer4j-cli/target"));
     Files.copy(checkout().resolve("bin/wizer4j"), root.resolve("bin/wizer4j"));
+    Files.copy(checkout().resolve("bin/jvm.options"), root.resolve("bin/jvm.options"));
     Files.copy(checkout().resolve("examples/hello.wasm"), root.resolve("examples/hello.wasm"));
     assertTrue(Files.isRegularFile(realJar()), "run after package: " + realJar());
     Path reference = tmp.resolve("reference.wasm");

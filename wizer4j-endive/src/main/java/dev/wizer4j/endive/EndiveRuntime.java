@@ -67,7 +67,10 @@ public final class EndiveRuntime implements WizerRuntime {
 
   /** How Endive executes the init code. */
   public enum Engine {
-    /** Let the runtime choose (today: the interpreter; see {@link #machine}). */
+    /**
+     * Let the runtime choose from the module's code size: the compiler for modules of up to a
+     * million instructions (or compiled in this JVM before), else the interpreter.
+     */
     AUTO,
     /** Endive's interpreter: starts at once. */
     INTERPRETER,
@@ -88,6 +91,7 @@ public final class EndiveRuntime implements WizerRuntime {
   private final List<Dir> dirs;
   private final List<Preload> preloads;
   private final Engine engine;
+  private final boolean compileCache;
   private final OutputStream stdout;
   private final boolean deterministic;
 
@@ -106,6 +110,7 @@ public final class EndiveRuntime implements WizerRuntime {
     this.dirs = List.copyOf(b.dirs);
     this.preloads = List.copyOf(b.preloads);
     this.engine = b.engine;
+    this.compileCache = b.compileCache;
     this.stdout = b.stdout;
     this.deterministic = b.deterministic;
   }
@@ -123,6 +128,7 @@ public final class EndiveRuntime implements WizerRuntime {
                     new IllegalArgumentException(
                         "the module context was not decoded by Endive's parser"));
     checkLimits(module, "");
+    Function<Instance, Machine> machine = machine(module, progress);
     progress.stage("instantiate");
     DeterministicWasi det = allowWasi && deterministic ? new DeterministicWasi() : null;
     SandboxedWasi wasi = allowWasi ? wasi(det) : null;
@@ -158,7 +164,6 @@ public final class EndiveRuntime implements WizerRuntime {
               .withMemoryFactory(PageLimitedMemory.factory())
               .withImportValues(imports(module, wasi, det, preloaded))
               .withStart(false);
-      Function<Instance, Machine> machine = machine(module, progress);
       if (machine != null) {
         builder.withMachineFactory(machine);
       }
@@ -224,16 +229,8 @@ public final class EndiveRuntime implements WizerRuntime {
   }
 
   private Function<Instance, Machine> machine(WasmModule module, Progress progress) {
-    // AUTO is the interpreter: it starts at once, while Endive's compiler spends 0.5 s or more
-    // (growing with code size) before the first instruction runs. No static property of a
-    // module tells how long its init will run, and racing both engines would make the output
-    // depend on which finished first, so the choice is left to --engine compiler.
-    if (engine != Engine.COMPILER) {
-      progress.note("engine: interpreter");
-      return null;
-    }
-    progress.stage("compile");
-    return RuntimeCompiler.compile(module);
+    return Engines.machine(
+        module, engine, compileCache ? CompiledModuleCache.configured() : null, progress);
   }
 
   private static ExportFunction exportedFunction(Instance instance, String name) {
@@ -407,6 +404,7 @@ public final class EndiveRuntime implements WizerRuntime {
     private final List<Dir> dirs = new ArrayList<>();
     private final List<Preload> preloads = new ArrayList<>();
     private Engine engine = Engine.AUTO;
+    private boolean compileCache = true;
     private OutputStream stdout;
     private boolean deterministic;
 
@@ -477,6 +475,16 @@ public final class EndiveRuntime implements WizerRuntime {
     /** How to run the init code (default {@link Engine#AUTO}). */
     public Builder engine(Engine engine) {
       this.engine = Objects.requireNonNull(engine, "engine");
+      return this;
+    }
+
+    /**
+     * Whether compiled modules are kept (default true): in memory for the JVM's lifetime, and on
+     * disk under {@code $XDG_CACHE_HOME/wizer4j/compiled} (default {@code ~/.cache/wizer4j}), keyed
+     * by the module's SHA-256 and the Endive and JVM versions. False compiles every time.
+     */
+    public Builder compileCache(boolean use) {
+      this.compileCache = use;
       return this;
     }
 

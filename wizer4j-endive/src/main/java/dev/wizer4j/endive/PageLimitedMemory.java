@@ -2,15 +2,14 @@ package dev.wizer4j.endive;
 
 import dev.wizer4j.WizerException;
 import java.util.function.Function;
-import run.endive.runtime.ByteBufferMemory;
 import run.endive.runtime.Instance;
 import run.endive.runtime.Memory;
 import run.endive.wasm.types.DataSegment;
 import run.endive.wasm.types.MemoryLimits;
 
 /**
- * Endive's default memory, except that a {@code memory.grow} the module allows but Endive cannot
- * hold fails the run instead of returning -1.
+ * wizer4j's memory (a plain array, see {@link Engines#memoryFactory}), except that a {@code
+ * memory.grow} the module allows but Endive cannot hold fails the run instead of returning -1.
  *
  * <p>Endive keeps a memory in int-indexed Java arrays and answers -1 to a {@code memory.grow} past
  * {@link EndiveRuntime#MAX_PAGES} pages, as if the module's own maximum had been reached. Wizer
@@ -41,7 +40,7 @@ final class PageLimitedMemory implements Memory {
     int[] next = {0};
     return limits -> {
       int index = next[0]++;
-      Memory memory = new ByteBufferMemory(limits);
+      Memory memory = Engines.memoryFactory().apply(limits);
       return limits.maximumPages() > EndiveRuntime.MAX_PAGES
           ? new PageLimitedMemory(memory, index, limits.maximumPages())
           : memory;
