@@ -2,6 +2,7 @@ package dev.wizer4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -137,6 +138,52 @@ class LauncherIT {
     assertEquals(0, p.exitValue(), log);
     assertEquals("", log, "nothing on stdout or stderr");
     assertArrayEquals(expected, Files.readAllBytes(out));
+  }
+
+  /**
+   * With {@code --inherit-env} the guest gets the environment the launcher was started with, as
+   * Wizer's guest would: not the variables bash adds to it ({@code PWD}, {@code SHLVL}, {@code _}).
+   */
+  @Test
+  void theGuestInheritsTheCallersEnvironmentNotTheLaunchersShell() throws Exception {
+    Files.copy(realJar(), root.resolve("wizer4j-cli/target/wizer4j.jar"));
+    Path in = tmp.resolve("environ.wasm");
+    Files.write(
+        in,
+        Cli.wat(
+            "(module (import \"wasi_snapshot_preview1\" \"environ_sizes_get\""
+                + " (func $sizes (param i32 i32) (result i32)))"
+                + " (import \"wasi_snapshot_preview1\" \"environ_get\""
+                + " (func $get (param i32 i32) (result i32)))"
+                + " (memory 1)"
+                + " (func (export \"wizer-initialize\")"
+                + " (drop (call $sizes (i32.const 0) (i32.const 4)))"
+                + " (drop (call $get (i32.const 16) (i32.const 1024)))))"));
+    Path out = tmp.resolve("environ.out.wasm");
+    Process p =
+        new ProcessBuilder(
+                "/usr/bin/env",
+                "-i",
+                "PATH=/usr/bin:/bin",
+                "GUEST_SEES=this",
+                root.resolve("bin/wizer4j").toString(),
+                "--allow-wasi",
+                "--inherit-env",
+                in.toString(),
+                "-o",
+                out.toString())
+            .directory(tmp.toFile())
+            .redirectErrorStream(true)
+            .start();
+    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+    assertEquals(0, p.exitValue(), log);
+    String memory = new String(Files.readAllBytes(out), StandardCharsets.ISO_8859_1);
+    assertTrue(memory.contains("GUEST_SEES=this"), "the caller's variable reaches the guest");
+    assertTrue(memory.contains("PATH=/usr/bin:/bin"), "the caller's PATH reaches the guest");
+    for (String added : List.of("PWD=", "SHLVL=", "OLDPWD=")) {
+      assertFalse(memory.contains(added), added + " was added on the way to the guest");
+    }
   }
 
   @Test
