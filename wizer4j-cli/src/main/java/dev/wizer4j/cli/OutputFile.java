@@ -1,6 +1,7 @@
 package dev.wizer4j.cli;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -82,16 +83,27 @@ final class OutputFile {
         // Nothing there, or a dangling symlink: create the file the path leads to.
         atomically(target, finalPath(target, abs), bytes, null);
       } else if (attrs.isDirectory()) {
-        throw new Main.CliException("cannot write " + target + ": it is a directory");
+        throw new CliException("cannot write " + target + ": it is a directory");
       } else if (attrs.isRegularFile()) {
         atomically(target, finalPath(target, abs), bytes, abs);
       } else {
         writeThrough(target, abs, bytes);
       }
-    } catch (Main.CliException e) {
+    } catch (CliException e) {
       throw e;
     } catch (IOException e) {
-      throw new Main.CliException("cannot write " + target + ": " + describe(e));
+      throw new CliException("cannot write " + target + ": " + describe(e));
+    }
+  }
+
+  /** Writes {@code bytes} to {@code stdout}, failing if any byte did not get there. */
+  static void write(PrintStream stdout, byte[] bytes) {
+    stdout.write(bytes, 0, bytes.length);
+    stdout.flush();
+    if (stdout.checkError()) {
+      // PrintStream swallows I/O errors (a closed pipe, a full disk); a truncated module on
+      // stdout must not end with status 0.
+      throw new CliException("cannot write the module to stdout");
     }
   }
 
@@ -119,7 +131,7 @@ final class OutputFile {
       }
       p = p.getParent().resolve(Files.readSymbolicLink(p));
     }
-    throw new Main.CliException("cannot write " + target + ": too many levels of symbolic links");
+    throw new CliException("cannot write " + target + ": too many levels of symbolic links");
   }
 
   /** Opens what is at {@code abs} (following links) and writes into it. */
@@ -133,7 +145,7 @@ final class OutputFile {
         ch.write(buf);
       }
     } catch (NoSuchFileException e) {
-      throw new Main.CliException("cannot write " + target + ": no such file or device");
+      throw new CliException("cannot write " + target + ": no such file or device");
     }
   }
 
@@ -145,8 +157,7 @@ final class OutputFile {
       throws IOException {
     Path dir = dest.getParent();
     if (dir == null || !Files.isDirectory(dir)) {
-      throw new Main.CliException(
-          "cannot write " + target + ": directory " + dir + " does not exist");
+      throw new CliException("cannot write " + target + ": directory " + dir + " does not exist");
     }
     Path tmp = createTemporary(dir, dest.getFileName().toString());
     try {
@@ -160,7 +171,7 @@ final class OutputFile {
       setPermissions(tmp, old);
       synchronized (RENAME) {
         if (shuttingDown) {
-          throw new Main.CliException("cannot write " + target + ": interrupted");
+          throw new CliException("cannot write " + target + ": interrupted");
         }
         try {
           Files.move(
@@ -187,7 +198,7 @@ final class OutputFile {
       Path tmp = dir.resolve("." + name + "." + HexFormat.of().formatHex(r) + ".tmp");
       synchronized (RENAME) {
         if (shuttingDown) {
-          throw new Main.CliException("cannot write " + name + ": interrupted");
+          throw new CliException("cannot write " + name + ": interrupted");
         }
         PENDING.add(tmp);
         try {
@@ -249,6 +260,8 @@ final class OutputFile {
   }
 
   private static String describe(IOException e) {
-    return e instanceof NoSuchFileException ? "no such file or directory" : Main.describe(e);
+    return e instanceof NoSuchFileException
+        ? "no such file or directory"
+        : CliException.describe(e);
   }
 }

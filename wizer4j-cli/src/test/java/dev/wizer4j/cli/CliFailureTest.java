@@ -306,6 +306,56 @@ class CliFailureTest {
     assertRejected(2, List.of("'lib='", "NAME=FILE"), "--preload", "lib=", in.toString());
   }
 
+  /** Every malformed option value: status 2 and one line, as Wizer (clap) words it. */
+  @Test
+  void malformedValuesShareOneStyle() {
+    Path in = write(dir, "input.wasm", good);
+    String[][] cases = {
+      {"-r", "noequals", "'--rename-func <DST=SRC>': must be two non-empty parts joined by '='"},
+      {"--preload", "lib=", "'--preload <NAME=FILE>': must be two non-empty parts joined by '='"},
+      {
+        "--mapdir", "/g", "'--mapdir <GUEST::HOST>': must be two non-empty parts joined by one '::'"
+      },
+      {
+        "--dir",
+        "a::b::c",
+        "'--dir <DIR|HOST::GUEST>': must be a directory, or two non-empty parts joined by one '::'"
+      },
+      {"--dir", "", "'--dir <DIR|HOST::GUEST>': must not be empty"},
+      {"--env", "=x", "'--env <NAME[=VALUE]>': the name must not be empty"},
+      {
+        "--engine",
+        "turbo",
+        "'--engine <auto|interpreter|compiler>': expected auto, interpreter or compiler"
+      },
+      {"--init-func", "", "'--init-func <NAME>': must not be empty"},
+    };
+    for (String[] c : cases) {
+      Result r = run("--allow-wasi", c[0], c[1], in.toString());
+      String line = assertFails(r, 2);
+      assertEquals("error: invalid value '" + c[1] + "' for " + c[2], line);
+      assertEquals(1, r.stderr().lines().count(), r::describe);
+    }
+  }
+
+  @Test
+  void usageErrorsComeBeforeAnyPreloadIsRead() {
+    Path in = write(dir, "input.wasm", good);
+    String missing = "lib=" + dir.resolve("no-such-lib.wasm");
+    assertRejected(
+        2, List.of("'a::b::c'"), "--preload", missing, "--dir", "a::b::c", in.toString());
+    assertRejected(
+        2,
+        List.of("`a`", "dst"),
+        "--preload",
+        missing,
+        "-r",
+        "a=get",
+        "-r",
+        "a=also",
+        in.toString());
+  }
+
   @Test
   void preloadFileMissing() {
     Path in = write(dir, "input.wasm", good);
