@@ -47,7 +47,11 @@ say() { printf '%s\n' "$*" >&2; }
 # --- set-up -------------------------------------------------------------------------------
 if [[ ! -x /usr/bin/time ]]; then
   say "bench: installing GNU time (for peak RSS)"
-  if [[ $(id -u) -eq 0 ]]; then apt-get install -y -q time >&2; else sudo apt-get install -y -q time >&2; fi
+  if [[ $(id -u) -ne 0 ]]; then
+    say "bench: GNU time is missing; install it (apt-get install time) and run again"
+    exit 2
+  fi
+  apt-get install -y -q time >&2
 fi
 if [[ ! -f "$RUBY_WASM" ]]; then
   say "bench: installing ruby.wasm into bench/node_modules (npm)"
