@@ -66,7 +66,7 @@ public final class Wizer {
   public byte[] run(byte[] wasm) {
     Objects.requireNonNull(wasm, "wasm");
     progress.stage("parse and validate");
-    ModuleContext cx = Parse.parse(wasm, instrumentedInput);
+    ModuleContext cx = ParseCache.parse(wasm, instrumentedInput);
     Check.initFunc(cx, initFunc);
     WizerRuntime rt = runtime != null ? runtime : defaultRuntime();
     InstanceState state;
@@ -85,7 +85,7 @@ public final class Wizer {
   /** Validates {@code wasm} and returns it instrumented, with the context to snapshot it. */
   public Instrumented instrument(byte[] wasm) {
     Objects.requireNonNull(wasm, "wasm");
-    ModuleContext cx = Parse.parse(wasm, false);
+    ModuleContext cx = ParseCache.parse(wasm, false);
     return new Instrumented(cx, Instrument.instrument(cx));
   }
 
@@ -96,7 +96,7 @@ public final class Wizer {
    */
   public ModuleContext parseInstrumented(byte[] wasm) {
     Objects.requireNonNull(wasm, "wasm");
-    return Parse.parse(wasm, true);
+    return ParseCache.parse(wasm, true);
   }
 
   /**
