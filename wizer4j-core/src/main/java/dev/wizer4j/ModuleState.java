@@ -44,12 +44,7 @@ public record ModuleState(List<GlobalValue> globals, long[] memoryPages, List<Se
   public static ModuleState take(ModuleContext cx, InstanceState state) {
     Objects.requireNonNull(cx, "cx");
     Objects.requireNonNull(state, "state");
-    Snapshot s = Snapshot.take(cx, state);
-    List<Segment> segments = new ArrayList<>(s.segments().size());
-    for (Snapshot.Segment seg : s.segments()) {
-      segments.add(new Segment(seg.memoryIndex(), seg.offset(), seg.data()));
-    }
-    return new ModuleState(s.globals(), s.memoryPages(), segments);
+    return Snapshot.take(cx, state);
   }
 
   /** The types of {@code cx}'s defined mutable globals, in the order of {@link #globals()}. */

@@ -39,10 +39,10 @@ final class Rewrite {
   record Options(
       String initFunc, boolean keepInitFunc, List<Rename> renames, boolean keepInstrumentation) {}
 
-  static byte[] rewrite(ModuleContext cx, Snapshot snap, Options opts) {
+  static byte[] rewrite(ModuleContext cx, ModuleState snap, Options opts) {
     byte[] in = cx.bytes;
     long dataBytes = 0;
-    for (Snapshot.Segment seg : snap.segments()) {
+    for (ModuleState.Segment seg : snap.segments()) {
       dataBytes += seg.data().length + 12;
     }
     ByteSink out = new ByteSink((int) Math.min(Integer.MAX_VALUE - 16, in.length + dataBytes + 64));
@@ -108,7 +108,7 @@ final class Rewrite {
         || id == Wasm.SECTION_DATA;
   }
 
-  private static void writeMemories(ModuleContext cx, Snapshot snap, ByteSink out) {
+  private static void writeMemories(ModuleContext cx, ModuleState snap, ByteSink out) {
     VecSection memories = new VecSection(Wasm.SECTION_MEMORY, 16);
     for (int m = 0; m < cx.memories.size(); m++) {
       MemoryDef def = cx.memories.get(m);
@@ -120,7 +120,7 @@ final class Rewrite {
     memories.writeTo(out);
   }
 
-  private static void writeGlobals(ModuleContext cx, Snapshot snap, ByteSink out) {
+  private static void writeGlobals(ModuleContext cx, ModuleState snap, ByteSink out) {
     byte[] in = cx.bytes;
     VecSection globals = new VecSection(Wasm.SECTION_GLOBAL, 16 * cx.globals.size());
     int next = 0;
@@ -168,7 +168,7 @@ final class Rewrite {
    * indices used by {@code memory.init} stay valid; passive segments are kept as they are; the
    * snapshot's segments are appended. Segments that an earlier snapshot appended are dropped.
    */
-  private static void writeData(ModuleContext cx, Snapshot snap, ByteSink out) {
+  private static void writeData(ModuleContext cx, ModuleState snap, ByteSink out) {
     byte[] in = cx.bytes;
     int kept = cx.snapshotSegmentsStart;
     int count = kept + snap.segments().size();
@@ -179,7 +179,7 @@ final class Rewrite {
     for (int i = 0; i < kept; i++) {
       size += keptSegmentSize(cx.dataSegments.get(i));
     }
-    for (Snapshot.Segment seg : snap.segments()) {
+    for (ModuleState.Segment seg : snap.segments()) {
       size += activeSegmentSize(seg);
     }
     if (size > 0xffffffffL) {
@@ -192,7 +192,7 @@ final class Rewrite {
     for (int i = 0; i < kept; i++) {
       writeKeptSegment(in, cx.dataSegments.get(i), out);
     }
-    for (Snapshot.Segment seg : snap.segments()) {
+    for (ModuleState.Segment seg : snap.segments()) {
       writeActiveSegment(seg, out);
     }
     if (out.size() - before != size) {
@@ -213,7 +213,7 @@ final class Rewrite {
     }
   }
 
-  private static long activeSegmentSize(Snapshot.Segment seg) {
+  private static long activeSegmentSize(ModuleState.Segment seg) {
     int len = seg.data().length;
     return activeSegmentHeaderSize(seg.memoryIndex(), seg.offset(), len) + len;
   }
@@ -227,7 +227,7 @@ final class Rewrite {
     return flagsAndMemory + 1 + ByteSink.sizeS64((int) offset) + 1 + ByteSink.sizeU32(length);
   }
 
-  private static void writeActiveSegment(Snapshot.Segment seg, ByteSink out) {
+  private static void writeActiveSegment(ModuleState.Segment seg, ByteSink out) {
     if (seg.memoryIndex() == 0) {
       out.u8(Wasm.DATA_ACTIVE);
     } else {

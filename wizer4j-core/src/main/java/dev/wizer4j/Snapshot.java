@@ -8,22 +8,17 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The state of an instance after initialization: the value of every defined mutable global, the
- * size of every defined memory, and the non-zero regions of memory as data segments.
- *
- * @param globals values of the defined mutable globals, by ascending global index
- * @param memoryPages post-init size in pages of each defined memory
- * @param segments non-zero regions, sorted by memory then offset
+ * The snapshot pass: reads the state of an instance after initialization into a {@link
+ * ModuleState}: the value of every defined mutable global, the size of every defined memory, and
+ * the non-zero regions of memory as data segments.
  */
-record Snapshot(List<GlobalValue> globals, long[] memoryPages, List<Segment> segments) {
+final class Snapshot {
+  private static final int PAGE_SIZE = ModuleState.PAGE_SIZE;
 
-  /** A region of memory {@code memoryIndex} starting at {@code offset}. */
-  record Segment(int memoryIndex, long offset, byte[] data) {}
+  private Snapshot() {}
 
-  static final int PAGE_SIZE = 65536;
-
-  /** Reads the state through {@code state}, using the canonical instrumentation export names. */
-  static Snapshot take(ModuleContext cx, InstanceState state) {
+  /** Reads the state through {@code state}, by index and canonical instrumentation export name. */
+  static ModuleState take(ModuleContext cx, InstanceState state) {
     List<GlobalValue> globals = new ArrayList<>();
     for (InstrumentedGlobal ig : cx.instrumentedGlobals) {
       GlobalDef g = ig.def();
@@ -66,7 +61,7 @@ record Snapshot(List<GlobalValue> globals, long[] memoryPages, List<Segment> seg
 
     List<MemoryScan.Range> merged = MemoryScan.capSegments(ranges);
 
-    List<Segment> segments = new ArrayList<>(merged.size());
+    List<ModuleState.Segment> segments = new ArrayList<>(merged.size());
     int next = 0;
     for (InstrumentedMemory im : cx.instrumentedMemories) {
       int m = im.position();
@@ -91,11 +86,11 @@ record Snapshot(List<GlobalValue> globals, long[] memoryPages, List<Segment> seg
               }
               byte[] data = new byte[(int) len];
               image.copyTo(r.start(), data, 0, (int) len);
-              segments.add(new Segment(def.index(), r.start(), data));
+              segments.add(new ModuleState.Segment(def.index(), r.start(), data));
             }
             return null;
           });
     }
-    return new Snapshot(List.copyOf(globals), pages, segments);
+    return new ModuleState(globals, pages, segments);
   }
 }

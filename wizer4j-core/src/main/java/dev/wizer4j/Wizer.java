@@ -108,9 +108,9 @@ public final class Wizer {
     Objects.requireNonNull(cx, "cx");
     Objects.requireNonNull(state, "state");
     progress.stage("snapshot");
-    Snapshot snap = Snapshot.take(cx, state);
+    ModuleState snap = Snapshot.take(cx, state);
     long total = 0;
-    for (Snapshot.Segment s : snap.segments()) {
+    for (ModuleState.Segment s : snap.segments()) {
       total += s.data().length;
     }
     progress.note(snap.segments().size() + " data segments, " + total + " bytes");
