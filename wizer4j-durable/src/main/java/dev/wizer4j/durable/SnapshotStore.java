@@ -5,10 +5,15 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Where durable tasks live: one state per task, saved with compare-and-swap on its generation, and
- * guest modules stored once per hash. A store keeps bytes; it never interprets them ({@link
- * DurableHost} writes and verifies them), so a store can be a directory, a database table, or
- * anything else with an atomic conditional write.
+ * Where durable tasks live: per task, one full state and the deltas saved after it, each save a
+ * compare-and-swap on the task's generation; guest modules stored once per hash. A store keeps
+ * bytes; it never interprets them ({@link DurableHost} writes and verifies them), so a store can be
+ * a directory, a database table, or anything else with an atomic conditional write.
+ *
+ * <p>Generations count saves: the first save of a task is generation 1, and every save, full
+ * ({@link #save}) or delta ({@link #saveDelta}), adds one. A full save replaces the task's full
+ * state and drops its deltas; a delta save keeps both and adds the delta after them. A store that
+ * does not keep deltas says so with {@link #supportsDeltas()} and only ever gets full saves.
  *
  * <p>Task names are 1 to 128 characters of {@code [A-Za-z0-9._-]}, not starting with a dot ({@link
  * #checkTaskName}); guest hashes are 64 lowercase hex digits (SHA-256).
@@ -18,31 +23,81 @@ import java.util.Optional;
  */
 public interface SnapshotStore extends AutoCloseable {
 
-  /** A task's latest state as stored. */
-  record Stored(String task, long generation, byte[] bytes, Instant updated) {}
+  /**
+   * A task's latest state as stored: the full state {@code bytes}, which is generation {@code
+   * generation - deltas.size()}, and the deltas saved after it, oldest first, the last one being
+   * generation {@code generation}.
+   */
+  record Stored(String task, long generation, byte[] bytes, List<byte[]> deltas, Instant updated) {
+    public Stored {
+      deltas = List.copyOf(deltas);
+    }
 
-  /** One task, as {@link #list()} shows it. */
+    /** A task with no deltas. */
+    public Stored(String task, long generation, byte[] bytes, Instant updated) {
+      this(task, generation, bytes, List.of(), updated);
+    }
+
+    /** The generation of the full state. */
+    public long fullGeneration() {
+      return generation - deltas.size();
+    }
+
+    /** Bytes stored for the task: the full state and every delta. */
+    public long size() {
+      long n = bytes.length;
+      for (byte[] d : deltas) {
+        n += d.length;
+      }
+      return n;
+    }
+  }
+
+  /** One task, as {@link #list()} shows it; {@code size} counts the full state and its deltas. */
   record TaskInfo(String task, long generation, long size, Instant updated) {}
 
   /** The task's latest state, or empty if there is none. */
   Optional<Stored> load(String task);
 
   /**
-   * Stores {@code bytes} as generation {@code expectedGeneration + 1} of {@code task}, only if the
-   * stored generation is still {@code expectedGeneration} (0: the task must not exist yet). The
-   * write is atomic: a reader sees the old state or the new one, never a part of one.
+   * Stores {@code bytes} as the full state of generation {@code expectedGeneration + 1} of {@code
+   * task}, dropping the task's deltas, only if the stored generation is still {@code
+   * expectedGeneration} (0: the task must not exist yet). The write is atomic: a reader sees the
+   * old state or the new one, never a part of one.
    *
    * @return the new generation
    * @throws DurableException.Conflict if the stored generation is another one; nothing is written
    */
   long save(String task, long expectedGeneration, byte[] bytes);
 
+  /**
+   * Whether this store keeps deltas ({@link #saveDelta}); false by default. A host writes only full
+   * states to a store that does not.
+   */
+  default boolean supportsDeltas() {
+    return false;
+  }
+
+  /**
+   * Stores {@code delta} as generation {@code expectedGeneration + 1} of an existing task, after
+   * its full state and the deltas it already has, only if the stored generation is still {@code
+   * expectedGeneration}. Atomic and exclusive as {@link #save} is.
+   *
+   * @return the new generation
+   * @throws DurableException.Conflict if the stored generation is another one, or the task does not
+   *     exist; nothing is written
+   * @throws UnsupportedOperationException if {@link #supportsDeltas()} is false
+   */
+  default long saveDelta(String task, long expectedGeneration, byte[] delta) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " keeps no deltas");
+  }
+
   /** Every task, sorted by name. */
   List<TaskInfo> list();
 
   /**
-   * Deletes the task's state if its generation is still {@code expectedGeneration} (any generation
-   * if it is negative).
+   * Deletes the task's state and deltas if its generation is still {@code expectedGeneration} (any
+   * generation if it is negative).
    *
    * @return false if there was no such task
    * @throws DurableException.Conflict if the task is at another generation
