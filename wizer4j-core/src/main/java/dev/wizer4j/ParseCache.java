@@ -13,10 +13,17 @@ import java.util.zip.CRC32C;
  * collision costs a parse, never a wrong context. Each entry keeps its own copy of the bytes (the
  * caller may reuse its array) and is held softly: under memory pressure the collector drops it.
  * Only modules that passed every check are kept; a rejected input is rejected again, in full.
+ *
+ * <p>The system property {@value #DISABLE} set to {@code true} turns the cache off (every parse is
+ * done in full, nothing is kept), for a JVM that must not hold on to module bytes, or to measure
+ * the cost of a parse.
  */
 final class ParseCache {
   /** Two: a module and its instrumented output, or two modules built side by side. */
   private static final int ENTRIES = 2;
+
+  /** The system property that turns the cache off. */
+  static final String DISABLE = "wizer4j.parseCache.disable";
 
   private record Entry(
       int length, int crc, boolean instrumented, SoftReference<ModuleContext> cx) {}
@@ -27,6 +34,9 @@ final class ParseCache {
   private ParseCache() {}
 
   static ModuleContext parse(byte[] bytes, boolean instrumented) {
+    if (Boolean.getBoolean(DISABLE)) {
+      return Parse.parse(bytes.clone(), instrumented);
+    }
     CRC32C crc32c = new CRC32C();
     crc32c.update(bytes, 0, bytes.length);
     int crc = (int) crc32c.getValue();

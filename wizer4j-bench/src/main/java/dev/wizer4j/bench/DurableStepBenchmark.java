@@ -41,7 +41,9 @@ import run.endive.wasm.WasmModule;
  *   <li>{@code store=before}: the path of the durable-rpc example before wizer4j-durable: the state
  *       is a whole instrumented module in a file; a step reads it, validates it in full,
  *       instantiates it, delivers, snapshots it into a new module, validates that again, and writes
- *       it (temporary file, fsync, rename, directory fsync).
+ *       it (temporary file, fsync, rename, directory fsync). It runs with the parse cache off
+ *       ({@code wizer4j.parseCache.disable}), which did not exist then and would skip the first
+ *       validation.
  *   <li>{@code store=directory}, {@code h2}, {@code postgres}: {@link DurableHost#step} with a
  *       {@link DirectoryStore}, embedded H2 ({@code jdbc:h2:file:}), or the PostgreSQL named by
  *       {@code WIZER4J_TEST_POSTGRES_URL} (not in the default parameters: pass {@code -p
@@ -86,6 +88,9 @@ public class DurableStepBenchmark {
         Inputs.module(
             Inputs.root().resolve("wizer4j-durable/src/test/resources/guest.wasm").toString());
     if (store.equals("before")) {
+      // That path had no parse cache: each step validated the module it read and the one it
+      // wrote. Today's cache would find the module written by one step when the next reads it.
+      System.setProperty("wizer4j.parseCache.disable", "true");
       wizer = Wizer.builder().keepInstrumentation(true).runtime(new EndiveRuntime()).build();
       byte[] ready = wizer.run(guest);
       ModuleContext cx = wizer.parseInstrumented(ready);

@@ -17,6 +17,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -26,21 +27,26 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <pre>
  * DIR/guests/HASH.wasm                    each guest module, once
- * DIR/tasks/TASK/GENERATION.state         the task's latest state (20-digit generation)
+ * DIR/tasks/TASK/GENERATION.state         the task's full state (20-digit generation)
+ * DIR/tasks/TASK/GENERATION.delta         each delta saved after it
  * DIR/locks/TASK.lock                     empty; locked while a task is saved or deleted
  * </pre>
  *
  * <p>A save takes the task's lock (a file lock between processes, and a lock between threads of one
- * process, which file locks do not cover), checks that the newest state is still the expected
- * generation, writes the new state to a temporary file in the task's directory, flushes it to disk,
- * renames it to its generation's name, flushes the directory, and only then deletes the previous
- * state. A reader takes no lock: it reads the newest state it finds, which is always complete; a
- * crash at any point leaves the old state or the new one (and at worst both, the newer wins). Lock
- * files are kept after a task is deleted: deleting a lock file that another process waits on would
- * let two processes hold "the" lock at once.
+ * process, which file locks do not cover), checks that the task's newest generation (of its full
+ * state and deltas) is still the expected one, writes the new state or delta to a temporary file in
+ * the task's directory, flushes it to disk, renames it to its generation's name and flushes the
+ * directory. A full save then deletes the older full state and every delta. A reader takes no lock:
+ * it reads the newest full state it finds and the deltas numbered after it, each always complete (a
+ * file is renamed into place only once written and flushed); if a save deletes one of them while it
+ * reads, it reads again. A crash at any point leaves the old generation or the new one (and at
+ * worst files that the newer full state makes obsolete, deleted by the next full save). Lock files
+ * are kept after a task is deleted: deleting a lock file that another process waits on would let
+ * two processes hold "the" lock at once.
  */
 public final class DirectoryStore implements SnapshotStore {
   private static final String STATE_SUFFIX = ".state";
+  private static final String DELTA_SUFFIX = ".delta";
   private static final int GENERATION_DIGITS = 20;
   private static final ConcurrentHashMap<Path, ReentrantLock> THREAD_LOCKS =
       new ConcurrentHashMap<>();
@@ -74,7 +80,7 @@ public final class DirectoryStore implements SnapshotStore {
     SnapshotStore.checkTaskName(task);
     try {
       Latest l = latest(tasks.resolve(task));
-      return l == null ? Optional.empty() : Optional.of(l.file);
+      return l == null ? Optional.empty() : Optional.of(l.state);
     } catch (IOException e) {
       throw failure("cannot read task `" + task + "`", e);
     }
@@ -91,9 +97,13 @@ public final class DirectoryStore implements SnapshotStore {
         if (l == null) {
           return Optional.empty();
         }
-        byte[] bytes = Files.readAllBytes(l.file);
-        Instant updated = Files.getLastModifiedTime(l.file).toInstant();
-        return Optional.of(new Stored(task, l.generation, bytes, updated));
+        byte[] bytes = Files.readAllBytes(l.state);
+        List<byte[]> deltas = new ArrayList<>(l.deltas.size());
+        for (Path d : l.deltas) {
+          deltas.add(Files.readAllBytes(d));
+        }
+        Instant updated = Files.getLastModifiedTime(l.newestFile()).toInstant();
+        return Optional.of(new Stored(task, l.newest(), bytes, deltas, updated));
       } catch (NoSuchFileException e) {
         if (attempt >= 100) {
           throw failure("task `" + task + "` keeps changing while it is read", e);
@@ -115,33 +125,65 @@ public final class DirectoryStore implements SnapshotStore {
         task,
         () -> {
           Latest l = latest(dir);
-          long current = l == null ? 0 : l.generation;
+          long current = l == null ? 0 : l.newest();
           if (current != expectedGeneration) {
             throw new Conflict(task, expectedGeneration, current);
           }
           long next = expectedGeneration + 1;
           Files.createDirectories(dir);
-          Path target = dir.resolve(name(next));
-          // Under the task's lock no one else writes here, so the name needs no randomness; one
-          // left by a crash is replaced.
-          Path tmp = dir.resolve(".tmp-" + next);
-          Files.deleteIfExists(tmp);
-          try {
-            Files.createFile(tmp);
-            write(tmp, bytes);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            tmp = null;
-          } finally {
-            if (tmp != null) {
-              Files.deleteIfExists(tmp);
-            }
-          }
-          syncDirectory(dir);
+          put(dir, next, STATE_SUFFIX, bytes);
           if (l != null) {
-            Files.deleteIfExists(l.file);
+            for (Path d : l.deltas) {
+              Files.deleteIfExists(d);
+            }
+            Files.deleteIfExists(l.state);
           }
           return next;
         });
+  }
+
+  @Override
+  public boolean supportsDeltas() {
+    return true;
+  }
+
+  @Override
+  public long saveDelta(String task, long expectedGeneration, byte[] delta) {
+    SnapshotStore.checkTaskName(task);
+    Path dir = tasks.resolve(task);
+    return locked(
+        task,
+        () -> {
+          Latest l = latest(dir);
+          long current = l == null ? 0 : l.newest();
+          if (l == null || current != expectedGeneration) {
+            throw new Conflict(task, expectedGeneration, current);
+          }
+          long next = expectedGeneration + 1;
+          put(dir, next, DELTA_SUFFIX, delta);
+          return next;
+        });
+  }
+
+  /** Writes {@code bytes} as {@code dir/generation + suffix}: durable once this returns. */
+  private static void put(Path dir, long generation, String suffix, byte[] bytes)
+      throws IOException {
+    Path target = dir.resolve(name(generation, suffix));
+    // Under the task's lock no one else writes here, so the name needs no randomness; one left by
+    // a crash is replaced.
+    Path tmp = dir.resolve(".tmp-" + generation);
+    Files.deleteIfExists(tmp);
+    try {
+      Files.createFile(tmp);
+      write(tmp, bytes);
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+      tmp = null;
+    } finally {
+      if (tmp != null) {
+        Files.deleteIfExists(tmp);
+      }
+    }
+    syncDirectory(dir);
   }
 
   @Override
@@ -158,12 +200,13 @@ public final class DirectoryStore implements SnapshotStore {
           continue;
         }
         try {
+          long size = Files.size(l.state);
+          for (Path d : l.deltas) {
+            size += Files.size(d);
+          }
           out.add(
               new TaskInfo(
-                  task,
-                  l.generation,
-                  Files.size(l.file),
-                  Files.getLastModifiedTime(l.file).toInstant()));
+                  task, l.newest(), size, Files.getLastModifiedTime(l.newestFile()).toInstant()));
         } catch (NoSuchFileException e) {
           // saved or deleted while listing: the next listing shows it as it is then
         }
@@ -186,8 +229,8 @@ public final class DirectoryStore implements SnapshotStore {
           if (l == null) {
             return false;
           }
-          if (expectedGeneration >= 0 && l.generation != expectedGeneration) {
-            throw new Conflict(task, expectedGeneration, l.generation);
+          if (expectedGeneration >= 0 && l.newest() != expectedGeneration) {
+            throw new Conflict(task, expectedGeneration, l.newest());
           }
           try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             for (Path p : ds) {
@@ -264,30 +307,73 @@ public final class DirectoryStore implements SnapshotStore {
 
   // ------------------------------------------------------------------------------------------
 
-  private record Latest(Path file, long generation) {}
+  /** A task's newest full state and the deltas after it, in order. */
+  private record Latest(Path state, long generation, List<Path> deltas) {
+    long newest() {
+      return generation + deltas.size();
+    }
 
-  /** The newest state in a task's directory, or null. Other files (temporary ones) are ignored. */
+    Path newestFile() {
+      return deltas.isEmpty() ? state : deltas.get(deltas.size() - 1);
+    }
+  }
+
+  /**
+   * The newest full state in a task's directory and its deltas, or null if it has no full state.
+   * Other files (temporary ones, and those a newer full state made obsolete) are ignored.
+   *
+   * @throws IOException if the deltas after the full state are not numbered one after another: the
+   *     store was changed by something other than this class
+   */
   private static Latest latest(Path dir) throws IOException {
-    Latest best = null;
-    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + STATE_SUFFIX)) {
+    Path state = null;
+    long generation = -1;
+    TreeMap<Long, Path> deltas = new TreeMap<>();
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
       for (Path p : ds) {
-        long g = generationOf(p.getFileName().toString());
-        if (g > 0 && (best == null || g > best.generation)) {
-          best = new Latest(p, g);
+        String name = p.getFileName().toString();
+        if (name.endsWith(STATE_SUFFIX)) {
+          long g = generationOf(name, STATE_SUFFIX);
+          if (g > generation) {
+            state = p;
+            generation = g;
+          }
+        } else if (name.endsWith(DELTA_SUFFIX)) {
+          long g = generationOf(name, DELTA_SUFFIX);
+          if (g > 0) {
+            deltas.put(g, p);
+          }
         }
       }
     } catch (NoSuchFileException e) {
       return null;
     }
-    return best;
+    if (state == null) {
+      return null;
+    }
+    List<Path> after = new ArrayList<>(deltas.tailMap(generation, false).values());
+    long expect = generation + 1;
+    for (long g : deltas.tailMap(generation, false).keySet()) {
+      if (g != expect++) {
+        throw new IOException(
+            "the deltas after full state "
+                + generation
+                + " skip generation "
+                + (expect - 1)
+                + " (found "
+                + g
+                + "): the task's files were changed outside the store");
+      }
+    }
+    return new Latest(state, generation, after);
   }
 
-  private static String name(long generation) {
-    return String.format("%0" + GENERATION_DIGITS + "d", generation) + STATE_SUFFIX;
+  private static String name(long generation, String suffix) {
+    return String.format("%0" + GENERATION_DIGITS + "d", generation) + suffix;
   }
 
-  private static long generationOf(String fileName) {
-    if (fileName.length() != GENERATION_DIGITS + STATE_SUFFIX.length()) {
+  private static long generationOf(String fileName, String suffix) {
+    if (fileName.length() != GENERATION_DIGITS + suffix.length()) {
       return -1;
     }
     long g = 0;

@@ -1,6 +1,5 @@
 package dev.wizer4j.durable;
 
-import dev.wizer4j.GlobalValue;
 import dev.wizer4j.ModuleState;
 import dev.wizer4j.Wizer;
 import dev.wizer4j.WizerException;
@@ -10,15 +9,14 @@ import dev.wizer4j.durable.DurableException.InvalidState.Reason;
 import dev.wizer4j.durable.DurableException.NoSuchTask;
 import dev.wizer4j.endive.EndiveInstanceState;
 import dev.wizer4j.endive.EndiveRuntime;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import run.endive.runtime.GlobalInstance;
 import run.endive.runtime.Instance;
-import run.endive.runtime.Memory;
-import run.endive.wasm.types.MutabilityType;
 
 /**
  * Runs durable tasks: each step loads a task's latest state from a {@link SnapshotStore}, verifies
@@ -80,10 +78,20 @@ public final class DurableHost {
   /** The default limit of a task's memory: 16,384 pages, 1 GiB. */
   public static final long DEFAULT_MAX_MEMORY_PAGES = 16384;
 
+  /** The default of {@link Builder#deltaRatio(double)}. */
+  public static final double DEFAULT_DELTA_RATIO = 0.125;
+
+  /** Deltas a task may always keep, whatever the size of its full state. */
+  static final long MIN_DELTA_BYTES = 4096;
+
+  /** Deltas a task keeps at most; the next step writes a full state. */
+  static final int MAX_DELTAS = 64;
+
   private final SnapshotStore store;
   private final long maxMemoryPages;
   private final String initFunc;
   private final String onlyGuest;
+  private final double deltaRatio;
   private final Wizer wizer;
 
   private DurableHost(Builder b) {
@@ -91,6 +99,7 @@ public final class DurableHost {
     this.maxMemoryPages = b.maxMemoryPages;
     this.initFunc = b.initFunc;
     this.onlyGuest = b.guest;
+    this.deltaRatio = b.deltaRatio;
     this.wizer =
         Wizer.builder()
             .initFunc(initFunc)
@@ -186,7 +195,7 @@ public final class DurableHost {
       throw new DurableException.Conflict(task, 0, existing.get().generation());
     }
     Instance instance = instantiate(g, task);
-    return run(g, instance, task, 0, null, delivery);
+    return run(g, instance, task, null, null, delivery);
   }
 
   /**
@@ -198,9 +207,33 @@ public final class DurableHost {
    */
   public TaskStatus step(String task, Delivery delivery) {
     Loaded l = load(task);
+    TaskImage image = l.image();
     Instance instance = instantiate(l.guest, task);
-    apply(l.decoded.state(), instance, task);
-    return run(l.guest, instance, task, l.status.generation(), l.status, delivery);
+    if (!image.writeTo(instance)) {
+      throw new GuestFailed("task `" + task + "`: a memory cannot grow to the state's size");
+    }
+    return run(l.guest, instance, task, l, image, delivery);
+  }
+
+  /**
+   * Writes task {@code task}'s state as one full state, which drops its deltas (a step does this by
+   * itself when the deltas reach {@link Builder#deltaRatio(double)}); runs no guest code. A task
+   * with no deltas is left as it is.
+   *
+   * @return where the task stands, one generation later if it had deltas
+   * @throws DurableException.Conflict if another worker saved this task since it was loaded
+   */
+  public TaskStatus compact(String task) {
+    Loaded l = load(task);
+    if (l.deltas.isEmpty()) {
+      return l.status;
+    }
+    Instance instance = instantiate(l.guest, task);
+    if (!l.image().writeTo(instance)) {
+      throw new GuestFailed("task `" + task + "`: a memory cannot grow to the state's size");
+    }
+    return saveFull(
+        l.guest, instance, task, l.status.generation(), l.status.done(), l.status.value());
   }
 
   /** Where task {@code task} stands, from its verified state; runs no guest code. */
@@ -215,7 +248,8 @@ public final class DurableHost {
   public byte[] materialize(String task) {
     Loaded l = load(task);
     try {
-      return wizer.snapshot(l.guest.cx, l.decoded.state().asInstanceState(l.guest.cx));
+      ModuleState state = l.deltas.isEmpty() ? l.full.state() : l.image().state();
+      return wizer.snapshot(l.guest.cx, state.asInstanceState(l.guest.cx));
     } catch (WizerException e) {
       throw new DurableException(
           "task `" + task + "`: cannot write a module: " + e.getMessage(), e);
@@ -234,37 +268,116 @@ public final class DurableHost {
 
   // ------------------------------------------------------------------------------------------
 
-  private record Loaded(Guest guest, StateFormat.Decoded decoded, TaskStatus status) {}
+  /** A task's verified full state and deltas. */
+  private record Loaded(
+      Guest guest,
+      StateFormat.Decoded full,
+      List<StateFormat.Decoded> deltas,
+      long deltaBytes,
+      TaskStatus status) {
+    TaskImage image() {
+      TaskImage image = TaskImage.of(full.state());
+      for (StateFormat.Decoded d : deltas) {
+        image.apply(d.state());
+      }
+      return image;
+    }
+  }
 
   private Loaded load(String task) {
     SnapshotStore.checkTaskName(task);
     SnapshotStore.Stored stored = store.load(task).orElseThrow(() -> new NoSuchTask(task));
     String where = "task `" + task + "`";
-    StateFormat.Decoded d = StateFormat.decode(stored.bytes(), where);
+    StateFormat.Decoded full = StateFormat.decode(stored.bytes(), where);
+    if (full.delta()) {
+      throw new InvalidState(
+          Reason.FORMAT, where + ": the stored full state is a delta (kind 1), not a full state");
+    }
+    check(full, task, stored.fullGeneration(), null, where);
+    String hash = HexFormat.of().formatHex(full.guestHash());
+    Guest g = guest(hash, where);
+    long limit = Math.min(maxMemoryPages, EndiveRuntime.MAX_PAGES);
+    fits(full, g, limit, where);
+    List<StateFormat.Decoded> deltas = new ArrayList<>(stored.deltas().size());
+    long deltaBytes = 0;
+    StateFormat.Decoded last = full;
+    for (byte[] bytes : stored.deltas()) {
+      long generation = last.generation() + 1;
+      String at = where + " delta " + generation;
+      StateFormat.Decoded d = StateFormat.decode(bytes, at);
+      if (!d.delta()) {
+        throw new InvalidState(
+            Reason.FORMAT, at + ": a full state (kind 0) is stored where a delta belongs");
+      }
+      check(d, task, generation, full.guestHash(), at);
+      fits(d, g, limit, at);
+      for (int m = 0; m < d.state().memoryPages().length; m++) {
+        if (d.state().memoryPages()[m] < last.state().memoryPages()[m]) {
+          throw new InvalidState(
+              Reason.DOES_NOT_FIT,
+              at
+                  + ": memory "
+                  + m
+                  + " shrinks from "
+                  + last.state().memoryPages()[m]
+                  + " to "
+                  + d.state().memoryPages()[m]
+                  + " pages; memories only grow");
+        }
+      }
+      deltas.add(d);
+      deltaBytes += bytes.length;
+      last = d;
+    }
+    TaskStatus status =
+        new TaskStatus(
+            task,
+            last.generation(),
+            hash,
+            last.done(),
+            last.value(),
+            stored.size(),
+            stored.updated());
+    return new Loaded(g, full, List.copyOf(deltas), deltaBytes, status);
+  }
+
+  /**
+   * Checks a decoded state's provenance: its task, its generation, and (for a delta) that it
+   * belongs to the guest of the task's full state.
+   */
+  private static void check(
+      StateFormat.Decoded d, String task, long generation, byte[] guestHash, String where) {
     if (!d.task().equals(task)) {
       throw new InvalidState(
           Reason.OTHER_TASK, where + ": the stored state is task `" + d.task() + "`'s");
     }
-    if (d.generation() != stored.generation()) {
+    if (d.generation() != generation) {
       throw new InvalidState(
           Reason.STALE,
           where
               + ": the state is generation "
               + d.generation()
               + " but is stored as generation "
-              + stored.generation()
+              + generation
               + " (an older copy put back?)");
     }
-    String hash = HexFormat.of().formatHex(d.guestHash());
-    Guest g = guest(hash, where);
+    if (guestHash != null && !Arrays.equals(guestHash, d.guestHash())) {
+      throw new InvalidState(
+          Reason.OTHER_GUEST,
+          where
+              + ": belongs to guest "
+              + HexFormat.of().formatHex(d.guestHash()).substring(0, 12)
+              + ", the task's full state to guest "
+              + HexFormat.of().formatHex(guestHash).substring(0, 12));
+    }
+  }
+
+  private static void fits(StateFormat.Decoded d, Guest g, long limit, String where) {
     try {
-      d.state().checkFits(g.cx, Math.min(maxMemoryPages, EndiveRuntime.MAX_PAGES));
+      d.state().checkFits(g.cx, limit);
     } catch (WizerException e) {
       throw new InvalidState(Reason.DOES_NOT_FIT, where + ": " + e.getMessage(), e);
     }
-    TaskStatus status =
-        new TaskStatus(task, d.generation(), hash, d.done(), d.value(), d.size(), stored.updated());
-    return new Loaded(g, d, status);
   }
 
   private Guest guest(String hash, String where) {
@@ -302,55 +415,10 @@ public final class DurableHost {
     }
   }
 
-  /**
-   * Puts a verified state into a fresh instance of its guest: the memory the guest's own data
-   * segments filled is cleared, grown to the state's size and filled with the state's segments; the
-   * mutable globals get the state's values. The result is the instance a module rewritten with the
-   * state would give, without writing, parsing or validating that module.
-   */
-  private static void apply(ModuleState s, Instance instance, String task) {
-    for (int m = 0; m < s.memoryPages().length; m++) {
-      Memory mem = instance.memory(m);
-      mem.zero();
-      int grow = (int) s.memoryPages()[m] - mem.pages();
-      if (grow > 0 && mem.grow(grow) < 0) {
-        throw new GuestFailed(
-            "task `"
-                + task
-                + "`: memory "
-                + m
-                + " cannot grow to "
-                + s.memoryPages()[m]
-                + " pages");
-      }
-    }
-    for (ModuleState.Segment seg : s.segments()) {
-      instance.memory(seg.memoryIndex()).write((int) seg.offset(), seg.data());
-    }
-    int next = 0;
-    for (int i = 0; i < instance.globalCount(); i++) {
-      GlobalInstance g = instance.global(i);
-      if (g.getMutabilityType() != MutabilityType.Var) {
-        continue;
-      }
-      GlobalValue v = s.globals().get(next++);
-      if (v.type() == GlobalValue.Type.V128) {
-        g.setValueLow(v.bits());
-        g.setValueHigh(v.high());
-      } else {
-        g.setValue(v.bits());
-      }
-    }
-  }
-
   private TaskStatus run(
-      Guest g,
-      Instance instance,
-      String task,
-      long generation,
-      TaskStatus before,
-      Delivery delivery) {
-    GuestInstance live = new GuestInstance(instance, task, before);
+      Guest g, Instance instance, String task, Loaded l, TaskImage image, Delivery delivery) {
+    long generation = l == null ? 0 : l.status.generation();
+    GuestInstance live = new GuestInstance(instance, task, l == null ? null : l.status);
     delivery.deliver(live);
     long status = live.call(STATUS_EXPORT);
     if (status < DONE) {
@@ -365,23 +433,44 @@ public final class DurableHost {
     }
     boolean done = status == DONE;
     long value = done ? live.call(RESULT_EXPORT) : status;
+    for (int m = 0; m < ModuleState.memoryCount(g.cx); m++) {
+      if (instance.memory(m).pages() > maxMemoryPages) {
+        throw new GuestFailed(
+            "task `"
+                + task
+                + "`: the guest grew its memory past the host's limit of "
+                + maxMemoryPages
+                + " pages; nothing was saved");
+      }
+    }
+    if (l != null && store.supportsDeltas() && deltaRatio > 0 && l.deltas.size() < MAX_DELTAS) {
+      ModuleState delta = image.diff(instance, ModuleState.globalTypes(g.cx));
+      byte[] bytes =
+          StateFormat.encode(
+              StateFormat.DELTA, g.hashBytes, generation + 1, done, value, task, delta);
+      long deltas = l.deltaBytes + bytes.length;
+      if (deltas <= Math.max(MIN_DELTA_BYTES, (long) (l.full.size() * deltaRatio))) {
+        long saved = store.saveDelta(task, generation, bytes);
+        return new TaskStatus(
+            task, saved, g.hash, done, value, l.full.size() + deltas, Instant.now());
+      }
+    }
+    return saveFull(g, instance, task, generation, done, value);
+  }
+
+  /** Snapshots {@code instance} and saves it as the full state of the next generation. */
+  private TaskStatus saveFull(
+      Guest g, Instance instance, String task, long generation, boolean done, long value) {
     ModuleState state;
     try {
       state = ModuleState.take(g.cx, EndiveInstanceState.of(instance));
     } catch (WizerException e) {
       throw new DurableException("task `" + task + "`: cannot snapshot: " + e.getMessage(), e);
     }
-    if (Arrays.stream(state.memoryPages()).anyMatch(p -> p > maxMemoryPages)) {
-      throw new GuestFailed(
-          "task `"
-              + task
-              + "`: the guest grew its memory past the host's limit of "
-              + maxMemoryPages
-              + " pages; nothing was saved");
-    }
-    byte[] bytes = StateFormat.encode(g.hashBytes, generation + 1, done, value, task, state);
+    byte[] bytes =
+        StateFormat.encode(StateFormat.FULL, g.hashBytes, generation + 1, done, value, task, state);
     long saved = store.save(task, generation, bytes);
-    return new TaskStatus(task, saved, g.hash, done, value, bytes.length, java.time.Instant.now());
+    return new TaskStatus(task, saved, g.hash, done, value, bytes.length, Instant.now());
   }
 
   static String message(Throwable e) {
@@ -395,6 +484,7 @@ public final class DurableHost {
     private long maxMemoryPages = DEFAULT_MAX_MEMORY_PAGES;
     private String initFunc = Wizer.DEFAULT_INIT_FUNC;
     private String guest;
+    private double deltaRatio = DEFAULT_DELTA_RATIO;
 
     private Builder() {}
 
@@ -426,6 +516,23 @@ public final class DurableHost {
     /** Run only tasks of this guest (its hash); a state of any other guest is refused. */
     public Builder guest(String hash) {
       this.guest = SnapshotStore.checkGuestHash(hash);
+      return this;
+    }
+
+    /**
+     * How much a task may store in deltas, as a fraction of its full state (default {@value
+     * #DEFAULT_DELTA_RATIO}; 4 KiB whatever the full state's size). A step saves only what it
+     * changed (a delta) while the task's deltas stay within that, and at most 64 of them; the step
+     * after writes the full state again, which drops the deltas. So a task's storage is at most its
+     * full state times (1 + ratio), and a step writes little more than what it changed. 0 writes a
+     * full state every step. Stores that keep no deltas ({@link SnapshotStore#supportsDeltas()})
+     * always get full states.
+     */
+    public Builder deltaRatio(double ratio) {
+      if (!(ratio >= 0 && ratio <= 16)) {
+        throw new IllegalArgumentException("deltaRatio must be within 0..16: " + ratio);
+      }
+      this.deltaRatio = ratio;
       return this;
     }
 

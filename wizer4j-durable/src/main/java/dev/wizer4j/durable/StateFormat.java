@@ -12,13 +12,14 @@ import java.util.List;
 import java.util.zip.CRC32C;
 
 /**
- * The bytes of one stored task state. All numbers are little-endian.
+ * The bytes of one stored task state, full or delta. All numbers are little-endian.
  *
  * <pre>
  * offset  size  field
  *      0     4  magic "W4JD"
  *      4     2  format version (1)
- *      6     2  reserved, 0
+ *      6     1  kind: 0 a full state, 1 a delta
+ *      7     1  reserved, 0
  *      8     4  total length of the state in bytes, checksum included
  *     12    32  SHA-256 of the guest module the state belongs to
  *     44     8  generation (1 for the first save, +1 per save)
@@ -33,6 +34,11 @@ import java.util.zip.CRC32C;
  *                zero), then only the bytes that are not zero
  *    L-4     4  CRC-32C of bytes 0 .. L-4
  * </pre>
+ *
+ * <p>A full state's segments are the non-zero parts of memory; all other bytes are zero. A delta's
+ * segments are the bytes that changed since the previous generation (zero or not), written over
+ * that generation's memory after it has grown to the delta's page counts; its globals replace the
+ * previous ones. Both carry every field of the header, so each one is verified on its own.
  *
  * <p>Decoding checks everything in this order and stops at the first failure: the magic and version
  * ({@link Reason#FORMAT}), the length and the checksum ({@link Reason#CORRUPT}), then each count
@@ -50,11 +56,14 @@ final class StateFormat {
   static final int CHECKSUM = 4;
   static final int RAW = 0;
   static final int BITMAP = 1;
+  static final int FULL = 0;
+  static final int DELTA = 1;
 
   private StateFormat() {}
 
   /** A decoded state: provenance, status and the module state. */
   record Decoded(
+      boolean delta,
       byte[] guestHash,
       long generation,
       boolean done,
@@ -64,7 +73,13 @@ final class StateFormat {
       int size) {}
 
   static byte[] encode(
-      byte[] guestHash, long generation, boolean done, long value, String task, ModuleState s) {
+      int kind,
+      byte[] guestHash,
+      long generation,
+      boolean done,
+      long value,
+      String task,
+      ModuleState s) {
     byte[] name = task.getBytes(StandardCharsets.US_ASCII);
     long size = FIXED + name.length + 4 + 4L * s.memoryPages().length + 4 + 4;
     for (GlobalValue g : s.globals()) {
@@ -81,7 +96,7 @@ final class StateFormat {
       throw new DurableException("task `" + task + "`: state of " + size + " bytes is too large");
     }
     ByteBuffer b = ByteBuffer.allocate((int) size).order(ByteOrder.LITTLE_ENDIAN);
-    b.putInt(MAGIC).putShort((short) VERSION).putShort((short) 0).putInt((int) size);
+    b.putInt(MAGIC).putShort((short) VERSION).put((byte) kind).put((byte) 0).putInt((int) size);
     b.put(guestHash).putLong(generation).put((byte) (done ? 1 : 0)).putLong(value);
     b.put((byte) name.length).put(name);
     b.putInt(s.memoryPages().length);
@@ -149,7 +164,11 @@ final class StateFormat {
           Reason.FORMAT,
           where + ": state format version " + version + ", this library reads version " + VERSION);
     }
-    b.getShort();
+    int kind = b.get();
+    if ((kind != FULL && kind != DELTA) || b.get() != 0) {
+      throw new InvalidState(
+          Reason.FORMAT, where + String.format(": unknown kind of state (byte 6 = %d)", kind));
+    }
     long declared = Integer.toUnsignedLong(b.getInt());
     if (declared != bytes.length) {
       throw new InvalidState(
@@ -262,6 +281,7 @@ final class StateFormat {
         throw malformed(where, b.remaining() + " bytes after the last segment", b.position());
       }
       return new Decoded(
+          kind == DELTA,
           hash,
           generation,
           status == 1,

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.wizer4j.GlobalValue;
 import dev.wizer4j.ModuleState;
@@ -39,6 +40,15 @@ class DurableHostTest {
     return DurableHost.builder().store(store).maxMemoryPages(Guests.MAX_PAGES).build();
   }
 
+  /** A host that writes a full state every step. */
+  private static DurableHost fullHost(SnapshotStore store) {
+    return DurableHost.builder()
+        .store(store)
+        .maxMemoryPages(Guests.MAX_PAGES)
+        .deltaRatio(0)
+        .build();
+  }
+
   @ParameterizedTest
   @MethodSource("kinds")
   void aTaskSuspendedAfterEveryAnswerEndsLikeAnUninterruptedRun(Stores.Kind kind) {
@@ -69,9 +79,9 @@ class DurableHostTest {
 
   @ParameterizedTest
   @MethodSource("kinds")
-  void aThousandStepsKeepOneStateOfConstantSizePerTask(Stores.Kind kind) {
+  void aThousandFullStepsKeepOneStateOfConstantSizePerTask(Stores.Kind kind) {
     try (Stores.Opened s = Stores.open(kind, tmp)) {
-      DurableHost host = host(s.store());
+      DurableHost host = fullHost(s.store());
       String guest = host.register(Guests.wasm());
       int n = 1000;
       int fill = 8192;
@@ -84,11 +94,13 @@ class DurableHostTest {
         List<SnapshotStore.TaskInfo> tasks = host.list();
         assertEquals(List.of("long", "other"), tasks.stream().map(t -> t.task()).toList());
         assertEquals(k + 2, tasks.get(0).generation());
+        assertEquals(st.size(), tasks.get(0).size());
         if (firstSize < 0) {
           firstSize = st.size();
         }
         // The partial sum's zero bytes come and go, which moves a segment boundary or two.
         assertTrue(Math.abs(st.size() - firstSize) <= 32, "size " + st.size() + " vs " + firstSize);
+        assertTrue(s.store().load("long").orElseThrow().deltas().isEmpty());
         if (kind == Stores.Kind.DIRECTORY) {
           Path dir = ((DirectoryStore) s.store()).root().resolve("tasks/long");
           assertEquals(1, count(dir), "state files of task long after step " + k);
@@ -106,9 +118,169 @@ class DurableHostTest {
 
   @ParameterizedTest
   @MethodSource("kinds")
+  void aThousandStepsWithDeltasStayWithinTheirBudget(Stores.Kind kind) {
+    try (Stores.Opened s = Stores.open(kind, tmp)) {
+      assumeTrue(s.store().supportsDeltas(), kind + " keeps no deltas");
+      DurableHost host = host(s.store());
+      String guest = host.register(Guests.wasm());
+      int n = 1000;
+      int fill = 65536;
+      long full = Guests.start(host, guest, "long", n, fill).size();
+      TaskStatus st = null;
+      int fullSaves = 0;
+      long most = 0;
+      for (int k = 0; k < n; k++) {
+        st = Guests.answerNext(host, "long");
+        SnapshotStore.Stored stored = s.store().load("long").orElseThrow();
+        assertEquals(k + 2, stored.generation());
+        assertEquals(stored.size(), st.size());
+        assertEquals(stored.size(), host.list().get(0).size());
+        if (stored.deltas().isEmpty()) {
+          fullSaves++;
+          full = stored.bytes().length;
+        }
+        long budget =
+            Math.max(DurableHost.MIN_DELTA_BYTES, (long) (full * DurableHost.DEFAULT_DELTA_RATIO));
+        assertTrue(
+            stored.size() <= full + budget,
+            "step " + k + ": " + stored.size() + " bytes stored, full state " + full);
+        assertTrue(stored.deltas().size() <= DurableHost.MAX_DELTAS);
+        // A step stores what it changed: 20 bytes of memory, two globals and a header.
+        for (byte[] d : stored.deltas()) {
+          assertTrue(d.length < 200, "a delta of " + d.length + " bytes");
+        }
+        most = Math.max(most, stored.size());
+        if (kind == Stores.Kind.DIRECTORY) {
+          Path dir = ((DirectoryStore) s.store()).root().resolve("tasks/long");
+          assertEquals(1 + stored.deltas().size(), count(dir), "files after step " + k);
+        }
+      }
+      assertTrue(st.done());
+      assertTrue(fullSaves >= 3, fullSaves + " full saves in " + n + " steps");
+      assertEquals(Guests.uninterrupted(n, fill).result(), st.result());
+      assertEquals(st.result(), host.status("long").result());
+
+      // The materialized module and a compacted task hold the same state as the deltas.
+      Instance live = Instance.builder(Parser.parse(host.materialize("long"))).build();
+      assertEquals(
+          Guests.uninterrupted(n, fill).ballastHash(), live.export("ballast_hash").apply()[0]);
+      TaskStatus compacted = host.compact("long");
+      assertEquals(st.generation() + 1, compacted.generation());
+      assertTrue(s.store().load("long").orElseThrow().deltas().isEmpty());
+      long nonZero = nonZeroBytes(live);
+      assertTrue(
+          compacted.size() <= nonZero + 1024, compacted.size() + " bytes stored for " + nonZero);
+      Instance again = Instance.builder(Parser.parse(host.materialize("long"))).build();
+      assertEquals(
+          Guests.uninterrupted(n, fill).ballastHash(), again.export("ballast_hash").apply()[0]);
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("kinds")
+  void corruptForgedSwappedAndStaleDeltasAreRefusedWithNothingChanged(Stores.Kind kind) {
+    try (Stores.Opened s = Stores.open(kind, tmp)) {
+      assumeTrue(s.store().supportsDeltas(), kind + " keeps no deltas");
+      DurableHost host = host(s.store());
+      String guest = host.register(Guests.wasm());
+      Guests.start(host, guest, "a", 10, 70_000); // two pages of ballast: memory of 3 pages
+      Guests.start(host, guest, "b", 10, 70_000);
+      for (int k = 0; k < 3; k++) {
+        Guests.answerNext(host, "a"); // deltas 2, 3, 4
+      }
+      Guests.answerNext(host, "b");
+      Guests.answerNext(host, "b"); // b's delta 3
+      SnapshotStore.Stored a = s.store().load("a").orElseThrow();
+      assertEquals(4, a.generation());
+      assertEquals(3, a.deltas().size());
+      byte[] good = a.deltas().get(1); // generation 3
+      StateFormat.Decoded d = StateFormat.decode(good, "a");
+      assertTrue(d.delta());
+
+      List<Case> cases = new ArrayList<>();
+      byte[] flipped = good.clone();
+      flipped[flipped.length - 10] ^= 0x10;
+      cases.add(new Case("one flipped bit", flipped, Reason.CORRUPT, "checksum mismatch"));
+      cases.add(
+          new Case(
+              "truncated",
+              java.util.Arrays.copyOf(good, good.length - 3),
+              Reason.CORRUPT,
+              "truncated"));
+      cases.add(
+          new Case("an older delta put back", a.deltas().get(0), Reason.STALE, "generation 2"));
+      cases.add(
+          new Case(
+              "task b's delta under a's name",
+              s.store().load("b").orElseThrow().deltas().get(1),
+              Reason.OTHER_TASK,
+              "task `b`'s"));
+      cases.add(new Case("a full state as a delta", a.bytes(), Reason.FORMAT, "a full state"));
+      cases.add(
+          new Case(
+              "a delta that shrinks memory",
+              forgeDelta(d, st -> new ModuleState(st.globals(), new long[] {1}, List.of())),
+              Reason.DOES_NOT_FIT,
+              "memories only grow"));
+      cases.add(
+          new Case(
+              "a range past the end of memory",
+              forgeDelta(
+                  d,
+                  st ->
+                      new ModuleState(
+                          st.globals(),
+                          st.memoryPages(),
+                          List.of(
+                              new ModuleState.Segment(
+                                  0, st.memoryPages()[0] * 65536 - 4, new byte[8])))),
+              Reason.DOES_NOT_FIT,
+              "outside memory 0"));
+      cases.add(
+          new Case(
+              "a delta of another guest",
+              StateFormat.encode(
+                  StateFormat.DELTA,
+                  new byte[32],
+                  d.generation(),
+                  d.done(),
+                  d.value(),
+                  "a",
+                  d.state()),
+              Reason.OTHER_GUEST,
+              "the task's full state to guest"));
+
+      for (Case c : cases) {
+        s.tamperDelta("a", 3, c.bytes);
+        InvalidState e = assertThrows(InvalidState.class, () -> host.status("a"), c.name);
+        assertEquals(c.reason, e.reason(), c.name + ": " + e.getMessage());
+        assertTrue(e.getMessage().contains(c.says), c.name + ": " + e.getMessage());
+        assertTrue(e.getMessage().contains("task `a` delta 3"), c.name + ": " + e.getMessage());
+        e = assertThrows(InvalidState.class, () -> Guests.answerNext(host, "a"), c.name);
+        assertEquals(c.reason, e.reason(), c.name);
+        assertThrows(InvalidState.class, () -> host.materialize("a"), c.name);
+        assertThrows(InvalidState.class, () -> host.compact("a"), c.name);
+        SnapshotStore.Stored after = s.store().load("a").orElseThrow();
+        assertArrayEquals(c.bytes, after.deltas().get(1), c.name + ": the stored delta changed");
+        assertEquals(4, after.generation(), c.name + ": the generation changed");
+        assertEquals(3, after.deltas().size(), c.name);
+      }
+
+      // Put the good delta back: the task goes on as if nothing happened.
+      s.tamperDelta("a", 3, good);
+      TaskStatus st = host.status("a");
+      while (!st.done()) {
+        st = Guests.answerNext(host, "a");
+      }
+      assertEquals(Guests.uninterrupted(10, 70_000).result(), st.result());
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("kinds")
   void corruptTruncatedForgedSwappedAndStaleStatesAreRefusedWithNothingChanged(Stores.Kind kind) {
     try (Stores.Opened s = Stores.open(kind, tmp)) {
-      DurableHost host = host(s.store());
+      DurableHost host = fullHost(s.store());
       String guest = host.register(Guests.wasm());
       Guests.start(host, guest, "a", 10, 1024);
       Guests.answerNext(host, "a");
@@ -172,7 +344,8 @@ class DurableHostTest {
               Reason.DOES_NOT_FIT,
               "F64"));
       byte[] unknownGuest =
-          StateFormat.encode(new byte[32], d.generation(), d.done(), d.value(), "a", d.state());
+          StateFormat.encode(
+              StateFormat.FULL, new byte[32], d.generation(), d.done(), d.value(), "a", d.state());
       cases.add(
           new Case(
               "a state of a guest the store does not have",
@@ -201,10 +374,29 @@ class DurableHostTest {
 
   private record Case(String name, byte[] bytes, Reason reason, String says) {}
 
+  /** A delta that verifies (right checksum, provenance and generation) with a changed body. */
+  private static byte[] forgeDelta(
+      StateFormat.Decoded d, Function<ModuleState, ModuleState> change) {
+    return StateFormat.encode(
+        StateFormat.DELTA,
+        d.guestHash(),
+        d.generation(),
+        d.done(),
+        d.value(),
+        d.task(),
+        change.apply(d.state()));
+  }
+
   /** A state that verifies (right checksum, provenance and generation) with a changed body. */
   private static byte[] forge(StateFormat.Decoded d, Function<ModuleState, ModuleState> change) {
     return StateFormat.encode(
-        d.guestHash(), d.generation(), d.done(), d.value(), d.task(), change.apply(d.state()));
+        StateFormat.FULL,
+        d.guestHash(),
+        d.generation(),
+        d.done(),
+        d.value(),
+        d.task(),
+        change.apply(d.state()));
   }
 
   @ParameterizedTest
@@ -223,7 +415,13 @@ class DurableHostTest {
       s.tamper(
           "a",
           StateFormat.encode(
-              HexFormat.of().parseHex(hash), d.generation(), d.done(), d.value(), "a", d.state()));
+              StateFormat.FULL,
+              HexFormat.of().parseHex(hash),
+              d.generation(),
+              d.done(),
+              d.value(),
+              "a",
+              d.state()));
       InvalidState e =
           assertTimeoutPreemptively(
               Duration.ofSeconds(20),

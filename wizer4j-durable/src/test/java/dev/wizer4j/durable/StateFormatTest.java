@@ -41,7 +41,7 @@ class StateFormatTest {
               List.of(GlobalValue.i64(rnd.nextLong()), GlobalValue.v128(1, -1)),
               new long[] {1},
               segments);
-      byte[] bytes = StateFormat.encode(HASH, 3, false, 9, "t", s);
+      byte[] bytes = StateFormat.encode(StateFormat.FULL, HASH, 3, false, 9, "t", s);
       StateFormat.Decoded d = StateFormat.decode(bytes, "t");
       assertEquals(segments.size(), d.state().segments().size());
       for (int i = 0; i < segments.size(); i++) {
@@ -49,7 +49,8 @@ class StateFormatTest {
         assertEquals(segments.get(i).offset(), d.state().segments().get(i).offset());
       }
       assertEquals(s.globals(), d.state().globals());
-      assertArrayEquals(bytes, StateFormat.encode(HASH, 3, false, 9, "t", d.state()));
+      assertArrayEquals(
+          bytes, StateFormat.encode(StateFormat.FULL, HASH, 3, false, 9, "t", d.state()));
     }
   }
 
@@ -61,7 +62,7 @@ class StateFormatTest {
     }
     ModuleState s =
         new ModuleState(List.of(), new long[] {1}, List.of(new ModuleState.Segment(0, 0, data)));
-    int size = StateFormat.encode(HASH, 1, false, 0, "t", s).length;
+    int size = StateFormat.encode(StateFormat.FULL, HASH, 1, false, 0, "t", s).length;
     assertTrue(size <= 1000 + 500 + 100, "stored " + size + " bytes for 1000 non-zero bytes");
   }
 
@@ -72,7 +73,7 @@ class StateFormatTest {
             List.of(),
             new long[] {1},
             List.of(new ModuleState.Segment(0, 0, new byte[] {0, 1, 0})));
-    byte[] bytes = StateFormat.encode(HASH, 1, false, 0, "t", s);
+    byte[] bytes = StateFormat.encode(StateFormat.FULL, HASH, 1, false, 0, "t", s);
     ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
     int lengthAt = 62 + 1 + 4 + 4 + 4 + 4 + 4; // name, memories, pages, globals, segments, memory
     lengthAt += 4; // offset

@@ -42,8 +42,11 @@ final class Stores {
     /** How another process would open the same store: "dir:PATH" or a JDBC URL, plus table. */
     String spec();
 
-    /** Replaces the stored bytes of {@code task}, keeping its generation. */
+    /** Replaces the stored bytes of {@code task}'s full state, keeping its generation. */
     void tamper(String task, byte[] bytes);
+
+    /** Replaces the stored bytes of {@code task}'s delta of generation {@code generation}. */
+    void tamperDelta(String task, long generation, byte[] bytes);
 
     @Override
     void close();
@@ -88,6 +91,24 @@ final class Stores {
       }
 
       @Override
+      public void tamperDelta(String task, long generation, byte[] bytes) {
+        Path file =
+            store
+                .root()
+                .resolve("tasks")
+                .resolve(task)
+                .resolve(String.format("%020d.delta", generation));
+        if (!Files.exists(file)) {
+          throw new IllegalStateException("no delta " + generation + " of " + task);
+        }
+        try {
+          Files.write(file, bytes);
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      }
+
+      @Override
       public void close() {}
     };
   }
@@ -123,11 +144,29 @@ final class Stores {
       }
 
       @Override
+      public void tamperDelta(String task, long generation, byte[] bytes) {
+        try (Connection c = DriverManager.getConnection(url);
+            PreparedStatement ps =
+                c.prepareStatement(
+                    "UPDATE " + table + "_deltas SET data = ? WHERE name = ? AND generation = ?")) {
+          ps.setBytes(1, bytes);
+          ps.setString(2, task);
+          ps.setLong(3, generation);
+          if (ps.executeUpdate() != 1) {
+            throw new IllegalStateException("no delta " + generation + " of " + task);
+          }
+        } catch (SQLException e) {
+          throw new IllegalStateException(e);
+        }
+      }
+
+      @Override
       public void close() {
         store.close();
         try (Connection c = DriverManager.getConnection(url);
             Statement s = c.createStatement()) {
           s.execute("DROP TABLE " + table);
+          s.execute("DROP TABLE IF EXISTS " + table + "_deltas");
         } catch (SQLException e) {
           throw new IllegalStateException(e);
         }
