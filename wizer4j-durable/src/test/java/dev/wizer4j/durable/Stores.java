@@ -128,6 +128,7 @@ final class Stores {
         try (Connection c = DriverManager.getConnection(url);
             Statement s = c.createStatement()) {
           s.execute("DROP TABLE " + table);
+          s.execute("DROP TABLE " + store.deltasTable());
         } catch (SQLException e) {
           throw new IllegalStateException(e);
         }
