@@ -141,27 +141,30 @@ class JdbcStoreTest {
       String url = url(s);
       String table = "old_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
       String blob = kind == Stores.Kind.POSTGRES ? "BYTEA" : "BLOB";
-      execute(
-          url,
-          "CREATE TABLE "
-              + table
-              + " (kind SMALLINT NOT NULL, name VARCHAR(128) NOT NULL,"
-              + " generation BIGINT NOT NULL, updated_ms BIGINT NOT NULL, size BIGINT NOT NULL,"
-              + " data "
-              + blob
-              + " NOT NULL, PRIMARY KEY (kind, name))");
-      execute(url, "INSERT INTO " + table + " VALUES (1, 'old', 7, 0, 3, ?)", new byte[] {1, 2, 3});
-      try (JdbcStore store = JdbcStore.open(url, table)) {
-        Stored old = store.load("old").orElseThrow();
-        assertEquals(7, old.generation());
-        assertEquals(List.of(), old.deltas());
-        assertArrayEquals(new byte[] {1, 2, 3}, old.bytes());
-        assertEquals(8, store.saveDelta("old", 7, new byte[] {4, 5}));
-        assertEquals(7, store.load("old").orElseThrow().fullGeneration());
-        assertEquals(5, store.list().get(0).size());
+      try {
+        execute(
+            url,
+            "CREATE TABLE "
+                + table
+                + " (kind SMALLINT NOT NULL, name VARCHAR(128) NOT NULL,"
+                + " generation BIGINT NOT NULL, updated_ms BIGINT NOT NULL, size BIGINT NOT NULL,"
+                + " data "
+                + blob
+                + " NOT NULL, PRIMARY KEY (kind, name))");
+        execute(
+            url, "INSERT INTO " + table + " VALUES (1, 'old', 7, 0, 3, ?)", new byte[] {1, 2, 3});
+        try (JdbcStore store = JdbcStore.open(url, table)) {
+          Stored old = store.load("old").orElseThrow();
+          assertEquals(7, old.generation());
+          assertEquals(List.of(), old.deltas());
+          assertArrayEquals(new byte[] {1, 2, 3}, old.bytes());
+          assertEquals(8, store.saveDelta("old", 7, new byte[] {4, 5}));
+          assertEquals(7, store.load("old").orElseThrow().fullGeneration());
+          assertEquals(5, store.list().get(0).size());
+        }
       } finally {
         execute(url, "DROP TABLE IF EXISTS " + table + "_deltas");
-        execute(url, "DROP TABLE " + table);
+        execute(url, "DROP TABLE IF EXISTS " + table);
       }
     }
   }
@@ -192,8 +195,8 @@ class JdbcStoreTest {
         assertEquals(3, stateAtGeneration3(store).generation());
         assertEquals(2, store.load("t").orElseThrow().deltas().size());
       } finally {
-        execute(url, "DROP TABLE " + table + "_deltas");
-        execute(url, "DROP TABLE " + table);
+        execute(url, "DROP TABLE IF EXISTS " + table + "_deltas");
+        execute(url, "DROP TABLE IF EXISTS " + table);
       }
     }
   }
