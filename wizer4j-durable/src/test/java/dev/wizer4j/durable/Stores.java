@@ -166,7 +166,7 @@ final class Stores {
         try (Connection c = DriverManager.getConnection(url);
             Statement s = c.createStatement()) {
           s.execute("DROP TABLE " + table);
-          s.execute("DROP TABLE IF EXISTS " + table + "_deltas");
+          s.execute("DROP TABLE " + store.deltasTable());
         } catch (SQLException e) {
           throw new IllegalStateException(e);
         }
