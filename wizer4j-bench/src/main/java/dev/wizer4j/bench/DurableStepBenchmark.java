@@ -73,6 +73,15 @@ public class DurableStepBenchmark {
   @Param({"dense", "sparse"})
   public String shape;
 
+  /**
+   * How much a task may keep in deltas before a step writes its full state again: {@code default}
+   * (DurableHost's defaults: 1/8 of the full state, at most 64 deltas), or a number of bytes
+   * ({@link DurableHost.Builder#maxDeltaBytes}; 0 = a full state every step). Unused by {@code
+   * before}.
+   */
+  @Param({"default"})
+  public String deltas;
+
   private Path tmp;
   private SnapshotStore snapshotStore;
   private DurableHost host;
@@ -114,7 +123,11 @@ public class DurableStepBenchmark {
           }
           default -> throw new IllegalArgumentException("unknown store " + store);
         };
-    host = DurableHost.builder().store(snapshotStore).build();
+    DurableHost.Builder b = DurableHost.builder().store(snapshotStore);
+    if (!deltas.equals("default")) {
+      b.maxDeltaBytes(Long.parseLong(deltas));
+    }
+    host = b.build();
     String hash = host.register(guest);
     host.start(
         hash,
@@ -137,6 +150,16 @@ public class DurableStepBenchmark {
   @TearDown
   public void tearDown() throws IOException {
     if (snapshotStore != null) {
+      // What the task costs in the store: its full state and the deltas after it, against the
+      // non-zero bytes of its memory (a compacted copy's memory, read back as a module).
+      SnapshotStore.Stored stored = snapshotStore.load(TASK).orElseThrow();
+      long nonZero = nonZero(host.materialize(TASK));
+      System.out.printf(
+          "%n# stored: full state %d bytes + %d deltas of %d bytes; non-zero memory %d bytes%n",
+          stored.bytes().length,
+          stored.deltas().size(),
+          stored.size() - stored.bytes().length,
+          nonZero);
       snapshotStore.delete(TASK, -1);
       snapshotStore.close();
     }
@@ -145,6 +168,19 @@ public class DurableStepBenchmark {
         Files.deleteIfExists(p);
       }
     }
+  }
+
+  private static long nonZero(byte[] module) {
+    Instance i = Instance.builder(run.endive.wasm.Parser.parse(module)).build();
+    var mem = i.memory(0);
+    byte[] all = mem.readBytes(0, mem.pages() * 65536);
+    long n = 0;
+    for (byte b : all) {
+      if (b != 0) {
+        n++;
+      }
+    }
+    return n;
   }
 
   @Benchmark

@@ -7,7 +7,6 @@ import dev.wizer4j.durable.DurableException.GuestFailed;
 import dev.wizer4j.durable.DurableException.InvalidState;
 import dev.wizer4j.durable.DurableException.InvalidState.Reason;
 import dev.wizer4j.durable.DurableException.NoSuchTask;
-import dev.wizer4j.endive.EndiveInstanceState;
 import dev.wizer4j.endive.EndiveRuntime;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -92,6 +91,7 @@ public final class DurableHost {
   private final String initFunc;
   private final String onlyGuest;
   private final double deltaRatio;
+  private final long maxDeltaBytes;
   private final Wizer wizer;
 
   private DurableHost(Builder b) {
@@ -100,6 +100,7 @@ public final class DurableHost {
     this.initFunc = b.initFunc;
     this.onlyGuest = b.guest;
     this.deltaRatio = b.deltaRatio;
+    this.maxDeltaBytes = b.maxDeltaBytes;
     this.wizer =
         Wizer.builder()
             .initFunc(initFunc)
@@ -288,7 +289,9 @@ public final class DurableHost {
     SnapshotStore.checkTaskName(task);
     SnapshotStore.Stored stored = store.load(task).orElseThrow(() -> new NoSuchTask(task));
     String where = "task `" + task + "`";
-    StateFormat.Decoded full = StateFormat.decode(stored.bytes(), where);
+    long limit = Math.min(maxMemoryPages, EndiveRuntime.MAX_PAGES);
+    long maxSegment = limit * ModuleState.PAGE_SIZE;
+    StateFormat.Decoded full = StateFormat.decode(stored.bytes(), where, maxSegment);
     if (full.delta()) {
       throw new InvalidState(
           Reason.FORMAT, where + ": the stored full state is a delta (kind 1), not a full state");
@@ -296,7 +299,6 @@ public final class DurableHost {
     check(full, task, stored.fullGeneration(), null, where);
     String hash = HexFormat.of().formatHex(full.guestHash());
     Guest g = guest(hash, where);
-    long limit = Math.min(maxMemoryPages, EndiveRuntime.MAX_PAGES);
     fits(full, g, limit, where);
     List<StateFormat.Decoded> deltas = new ArrayList<>(stored.deltas().size());
     long deltaBytes = 0;
@@ -304,7 +306,7 @@ public final class DurableHost {
     for (byte[] bytes : stored.deltas()) {
       long generation = last.generation() + 1;
       String at = where + " delta " + generation;
-      StateFormat.Decoded d = StateFormat.decode(bytes, at);
+      StateFormat.Decoded d = StateFormat.decode(bytes, at, maxSegment);
       if (!d.delta()) {
         throw new InvalidState(
             Reason.FORMAT, at + ": a full state (kind 0) is stored where a delta belongs");
@@ -449,7 +451,7 @@ public final class DurableHost {
           StateFormat.encode(
               StateFormat.DELTA, g.hashBytes, generation + 1, done, value, task, delta);
       long deltas = l.deltaBytes + bytes.length;
-      if (deltas <= Math.max(MIN_DELTA_BYTES, (long) (l.full.size() * deltaRatio))) {
+      if (deltas <= deltaBudget(l.full.size())) {
         long saved = store.saveDelta(task, generation, bytes);
         return new TaskStatus(
             task, saved, g.hash, done, value, l.full.size() + deltas, Instant.now());
@@ -458,15 +460,16 @@ public final class DurableHost {
     return saveFull(g, instance, task, generation, done, value);
   }
 
+  /** The bytes of deltas a task whose full state has {@code fullSize} bytes may keep. */
+  private long deltaBudget(long fullSize) {
+    return Math.min(maxDeltaBytes, Math.max(MIN_DELTA_BYTES, (long) (fullSize * deltaRatio)));
+  }
+
   /** Snapshots {@code instance} and saves it as the full state of the next generation. */
   private TaskStatus saveFull(
       Guest g, Instance instance, String task, long generation, boolean done, long value) {
-    ModuleState state;
-    try {
-      state = ModuleState.take(g.cx, EndiveInstanceState.of(instance));
-    } catch (WizerException e) {
-      throw new DurableException("task `" + task + "`: cannot snapshot: " + e.getMessage(), e);
-    }
+    ModuleState state =
+        TaskImage.fullState(instance, ModuleState.memoryCount(g.cx), ModuleState.globalTypes(g.cx));
     byte[] bytes =
         StateFormat.encode(StateFormat.FULL, g.hashBytes, generation + 1, done, value, task, state);
     long saved = store.save(task, generation, bytes);
@@ -485,6 +488,7 @@ public final class DurableHost {
     private String initFunc = Wizer.DEFAULT_INIT_FUNC;
     private String guest;
     private double deltaRatio = DEFAULT_DELTA_RATIO;
+    private long maxDeltaBytes = Long.MAX_VALUE;
 
     private Builder() {}
 
@@ -533,6 +537,19 @@ public final class DurableHost {
         throw new IllegalArgumentException("deltaRatio must be within 0..16: " + ratio);
       }
       this.deltaRatio = ratio;
+      return this;
+    }
+
+    /**
+     * An upper bound on a task's bytes in deltas, over {@link #deltaRatio(double)} (default: none).
+     * With {@code n}, a task never stores more than its full state plus {@code n} bytes; a small
+     * {@code n} means more steps write a full state. 0 writes a full state every step.
+     */
+    public Builder maxDeltaBytes(long n) {
+      if (n < 0) {
+        throw new IllegalArgumentException("maxDeltaBytes must be >= 0: " + n);
+      }
+      this.maxDeltaBytes = n;
       return this;
     }
 

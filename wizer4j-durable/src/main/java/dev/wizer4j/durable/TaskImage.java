@@ -175,6 +175,71 @@ final class TaskImage {
     return new ModuleState(globals(instance, types), counts, ranges);
   }
 
+  /** Blocks in which a full state looks for zeros; a region never splits inside one. */
+  static final int BLOCK = 64;
+
+  /**
+   * Zero bytes from this many on (in whole blocks) end a region of a full state; shorter runs stay
+   * inside it, where the bitmap form stores them as bits (compressed, when they repeat).
+   */
+  static final int SPLIT = 256;
+
+  /**
+   * The full state of {@code instance}: its page counts, mutable globals, and its memory as regions
+   * that hold every non-zero byte, split where at least {@link #SPLIT} zero bytes lie between two
+   * non-zero ones. Fewer, longer regions than a snapshot's data segments (whose number a module
+   * must keep small), since the state format stores the zeros inside a region as bits.
+   */
+  static ModuleState fullState(Instance instance, int memories, List<GlobalValue.Type> types) {
+    long[] counts = new long[memories];
+    List<ModuleState.Segment> regions = new ArrayList<>();
+    for (int m = 0; m < memories; m++) {
+      Memory mem = instance.memory(m);
+      counts[m] = mem.pages();
+      long size = counts[m] * PAGE;
+      long start = -1; // of the open region
+      long end = -1; // after its last non-zero block
+      for (int p = 0; p < counts[m]; p++) {
+        byte[] page = mem.readBytes(p * PAGE, PAGE);
+        for (int b = 0; b < PAGE; b += BLOCK) {
+          if (Arrays.mismatch(page, b, b + BLOCK, ZERO, 0, BLOCK) < 0) {
+            continue;
+          }
+          long at = (long) p * PAGE + b;
+          if (start >= 0 && at - end >= SPLIT) {
+            regions.add(region(mem, m, start, end));
+            start = -1;
+          }
+          if (start < 0) {
+            start = at;
+          }
+          end = at + BLOCK;
+        }
+      }
+      if (start >= 0) {
+        regions.add(region(mem, m, start, Math.min(end, size)));
+      }
+    }
+    return new ModuleState(globals(instance, types), counts, regions);
+  }
+
+  /** Bytes {@code [start, end)} of memory {@code m}, without the zeros at either end. */
+  private static ModuleState.Segment region(Memory mem, int m, long start, long end) {
+    byte[] data = mem.readBytes((int) start, (int) (end - start));
+    int from = 0;
+    int to = data.length;
+    while (from < to && data[from] == 0) {
+      from++;
+    }
+    while (to > from && data[to - 1] == 0) {
+      to--;
+    }
+    if (from > 0 || to < data.length) {
+      data = Arrays.copyOfRange(data, from, to);
+    }
+    return new ModuleState.Segment(m, start + from, data);
+  }
+
   /** The values of {@code instance}'s mutable globals, which have {@code types}. */
   static List<GlobalValue> globals(Instance instance, List<GlobalValue.Type> types) {
     List<GlobalValue> out = new ArrayList<>(types.size());

@@ -86,4 +86,80 @@ class StateFormatTest {
     assertEquals(InvalidState.Reason.FORMAT, e.reason());
     assertTrue(e.getMessage().contains("2147483647 bytes"), e.getMessage());
   }
+
+  /** A segment of 256 KiB whose last 16 bytes of every 64 are zero: a fragmented heap. */
+  private static ModuleState fragmented(Random rnd) {
+    byte[] data = new byte[256 << 10];
+    for (int k = 0; k < data.length; k++) {
+      data[k] = (k & 63) >= 48 ? 0 : (byte) (1 + rnd.nextInt(255));
+    }
+    return new ModuleState(
+        List.of(GlobalValue.i32(5)), new long[] {8}, List.of(new ModuleState.Segment(0, 64, data)));
+  }
+
+  @Test
+  void aRegularBitmapIsCompressedAndRoundTrips() {
+    ModuleState s = fragmented(new Random(3));
+    byte[] bytes = StateFormat.encode(StateFormat.FULL, HASH, 1, false, 0, "t", s);
+    long nonZero = StateFormat.nonZeroBytes(s.segments().get(0).data());
+    // The bitmap alone would be 32 KiB; compressed, the state stays within 1 KiB of its data.
+    assertTrue(bytes.length <= nonZero + 1024, bytes.length + " bytes for " + nonZero);
+    StateFormat.Decoded d = StateFormat.decode(bytes, "t", 8 * 65536);
+    assertArrayEquals(s.segments().get(0).data(), d.state().segments().get(0).data());
+    assertArrayEquals(
+        bytes, StateFormat.encode(StateFormat.FULL, HASH, 1, false, 0, "t", d.state()));
+  }
+
+  @Test
+  void anIrregularBitmapIsKeptAsItIsAndRoundTrips() {
+    Random rnd = new Random(11);
+    byte[] data = new byte[64 << 10];
+    for (int k = 0; k < data.length; k++) {
+      data[k] = rnd.nextInt(3) == 0 ? 0 : (byte) (1 + rnd.nextInt(255));
+    }
+    ModuleState s =
+        new ModuleState(List.of(), new long[] {2}, List.of(new ModuleState.Segment(0, 0, data)));
+    byte[] bytes = StateFormat.encode(StateFormat.FULL, HASH, 1, false, 0, "t", s);
+    assertEquals(StateFormat.BITMAP, bytes[62 + 1 + 4 + 4 + 4 + 4 + 12]);
+    assertArrayEquals(data, StateFormat.decode(bytes, "t").state().segments().get(0).data());
+  }
+
+  @Test
+  void aCompressedBitmapIsBoundedByTheMemoryLimitAndMustInflateExactly() {
+    ModuleState s = fragmented(new Random(5));
+    byte[] bytes = StateFormat.encode(StateFormat.FULL, HASH, 1, false, 0, "t", s);
+    int segment = 62 + 1 + 4 + 4 + 4 + 9 + 4; // name, memories, pages, globals, one i32, count
+    assertEquals(StateFormat.PACKED_BITMAP, bytes[segment + 12]);
+
+    // Within the limit the state decodes; a limit below its length refuses it before allocating.
+    StateFormat.decode(bytes, "t", 256 << 10);
+    InvalidState e =
+        assertThrows(InvalidState.class, () -> StateFormat.decode(bytes, "t", (256 << 10) - 1));
+    assertEquals(InvalidState.Reason.FORMAT, e.reason());
+    assertTrue(e.getMessage().contains("form 2"), e.getMessage());
+
+    // 1 GiB declared, in a state of a few KiB: refused by the limit, never allocated.
+    byte[] huge = resealed(bytes, b -> b.putInt(segment + 8, 1 << 30));
+    e = assertThrows(InvalidState.class, () -> StateFormat.decode(huge, "t", 8 * 65536));
+    assertEquals(InvalidState.Reason.FORMAT, e.reason());
+
+    // A length the bitmap does not inflate to exactly, and a damaged stream: malformed.
+    byte[] shorter = resealed(bytes, b -> b.putInt(segment + 8, (256 << 10) - 64));
+    e = assertThrows(InvalidState.class, () -> StateFormat.decode(shorter, "t", 8 * 65536));
+    assertTrue(e.getMessage().contains("compressed bitmap"), e.getMessage());
+    byte[] damaged = resealed(bytes, b -> b.put(segment + 17 + 3, (byte) 0xff));
+    e = assertThrows(InvalidState.class, () -> StateFormat.decode(damaged, "t", 8 * 65536));
+    assertEquals(InvalidState.Reason.FORMAT, e.reason());
+  }
+
+  /** {@code bytes} changed by {@code edit}, with the checksum made right again. */
+  private static byte[] resealed(byte[] bytes, java.util.function.Consumer<ByteBuffer> edit) {
+    byte[] copy = bytes.clone();
+    ByteBuffer b = ByteBuffer.wrap(copy).order(ByteOrder.LITTLE_ENDIAN);
+    edit.accept(b);
+    CRC32C crc = new CRC32C();
+    crc.update(copy, 0, copy.length - 4);
+    b.putInt(copy.length - 4, (int) crc.getValue());
+    return copy;
+  }
 }
