@@ -62,6 +62,11 @@ if ! [[ "$out" =~ done,\ result\ (-?[0-9]+) ]]; then
 fi
 durable="${BASH_REMATCH[1]}"
 
+# The task is its first full state plus one delta per answer; compact folds them into one state.
+host list "$state"
+host compact "$state" "$task"
+host list "$state"
+
 out="$(host run-uninterrupted guest.wasm "$n")"
 echo "$out"
 uninterrupted="${out##* }"

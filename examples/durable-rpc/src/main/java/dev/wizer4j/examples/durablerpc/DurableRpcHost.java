@@ -29,7 +29,8 @@ import run.endive.wasm.WasmModule;
  * start STORE TASK N                       begin task TASK, which needs N answers
  * respond STORE TASK REQUEST VALUE         deliver the answer VALUE to request REQUEST
  * status STORE TASK                        show where task TASK stands (runs nothing)
- * list STORE                               every task, with its generation and size
+ * list STORE                               every task: generation, size, deltas
+ * compact STORE TASK                       rewrite task TASK as one full state (runs nothing)
  * delete STORE TASK                        forget task TASK
  * materialize STORE TASK OUT.wasm          task TASK as a full module, runnable anywhere
  * run-uninterrupted GUEST.wasm N           the same task in one process, for comparison
@@ -37,7 +38,8 @@ import run.endive.wasm.WasmModule;
  *
  * <p>STORE is a directory ({@link DirectoryStore}) or a JDBC URL ({@code jdbc:h2:file:...}, {@code
  * jdbc:postgresql://...}: {@link JdbcStore}); {@code --store URL} before the command names it
- * instead of the STORE argument.
+ * instead of the STORE argument, and {@code --full-states} makes every step save a full state
+ * instead of a delta.
  */
 public final class DurableRpcHost {
   /** Exit status of a step that lost a race with another worker: try again. */
@@ -59,8 +61,19 @@ public final class DurableRpcHost {
 
   /** A host that runs the one guest of {@code store}; null guest if it has none yet. */
   private static DurableHost host(SnapshotStore store) {
+    return host(store, false);
+  }
+
+  /**
+   * As {@link #host(SnapshotStore)}; with {@code fullStates} every step saves the task's full state
+   * (delta ratio 0), so that a task is always exactly one state, never a state and deltas.
+   */
+  private static DurableHost host(SnapshotStore store, boolean fullStates) {
     List<String> guests = store.guests();
     DurableHost.Builder b = DurableHost.builder().store(store);
+    if (fullStates) {
+      b.deltaRatio(0);
+    }
     if (guests.size() == 1) {
       b.guest(guests.get(0));
     }
@@ -88,6 +101,7 @@ public final class DurableRpcHost {
     return "pre-initialized " + guestWasm + " as guest " + hash.substring(0, 12);
   }
 
+  /** Starts a task; its first save is a full state, whatever {@code --full-states} says. */
   static TaskStatus start(SnapshotStore store, int task, int n) {
     String guest = guest(store);
     return host(store)
@@ -108,7 +122,13 @@ public final class DurableRpcHost {
    * from a driver that retries a step it already made) is refused and nothing is saved.
    */
   static TaskStatus respond(SnapshotStore store, int task, int request, long value) {
-    return host(store)
+    return respond(store, false, task, request, value);
+  }
+
+  /** As {@link #respond(SnapshotStore, int, int, long)}; {@code fullStates}: save no delta. */
+  static TaskStatus respond(
+      SnapshotStore store, boolean fullStates, int task, int request, long value) {
+    return host(store, fullStates)
         .step(
             Integer.toString(task),
             g -> {
@@ -138,20 +158,73 @@ public final class DurableRpcHost {
     return host(store).status(Integer.toString(task));
   }
 
+  /**
+   * One line per task: its generation, the bytes stored for it and how many of those saves are
+   * deltas on top of its full state. The store's listing does not count deltas, so each task is
+   * loaded (its bytes read, not verified: listing runs no guest code); a task deleted meanwhile is
+   * left out.
+   */
   static List<String> list(SnapshotStore store) {
     List<String> lines = new ArrayList<>();
     for (SnapshotStore.TaskInfo t : store.list()) {
-      lines.add(
-          "task "
-              + t.task()
-              + ": generation "
-              + t.generation()
-              + ", "
-              + t.size()
-              + " bytes, updated "
-              + t.updated());
+      store
+          .load(t.task())
+          .ifPresent(
+              s ->
+                  lines.add(
+                      "task "
+                          + s.task()
+                          + ": generation "
+                          + s.generation()
+                          + ", "
+                          + s.size()
+                          + " bytes ("
+                          + savesOf(s.deltas().size())
+                          + "), updated "
+                          + s.updated()));
     }
     return lines;
+  }
+
+  private static String savesOf(int deltas) {
+    return switch (deltas) {
+      case 0 -> "full state, no deltas";
+      case 1 -> "full state + 1 delta";
+      default -> "full state + " + deltas + " deltas";
+    };
+  }
+
+  /**
+   * Rewrites task {@code task} as one full state, dropping its deltas; runs no guest code. A task
+   * with no deltas is left as it is.
+   */
+  static String compact(SnapshotStore store, int task) {
+    String name = Integer.toString(task);
+    // Only for the message: compact() loads and verifies the task again, and its compare-and-swap
+    // settles any step saved in between.
+    SnapshotStore.Stored before =
+        store.load(name).orElseThrow(() -> new HostException("no task " + task + " in the store"));
+    TaskStatus after = host(store).compact(name);
+    if (after.generation() == before.generation()) {
+      return "task "
+          + task
+          + ": no deltas to compact (generation "
+          + after.generation()
+          + ", "
+          + after.size()
+          + " bytes)";
+    }
+    return "task "
+        + task
+        + ": "
+        + savesOf(before.deltas().size())
+        + " ("
+        + before.size()
+        + " bytes) compacted into one full state (generation "
+        + after.generation()
+        + ", "
+        + after.size()
+        + " bytes)";
   }
 
   static String delete(SnapshotStore store, int task) {
@@ -220,12 +293,15 @@ public final class DurableRpcHost {
   private static final String USAGE =
       String.join(
           "\n",
-          "usage: DurableRpcHost [--store STORE] COMMAND ARGS   (STORE: a directory or jdbc:...)",
+          "usage: DurableRpcHost [--store STORE] [--full-states] COMMAND ARGS",
+          "       (STORE: a directory or jdbc:...; --full-states: every step saves a full state,",
+          "       never a delta)",
           "       DurableRpcHost init GUEST.wasm STORE",
           "       DurableRpcHost start STORE TASK N",
           "       DurableRpcHost respond STORE TASK REQUEST VALUE",
           "       DurableRpcHost status STORE TASK",
           "       DurableRpcHost list STORE",
+          "       DurableRpcHost compact STORE TASK",
           "       DurableRpcHost delete STORE TASK",
           "       DurableRpcHost materialize STORE TASK OUT.wasm",
           "       DurableRpcHost run-uninterrupted GUEST.wasm N");
@@ -290,15 +366,20 @@ public final class DurableRpcHost {
   private static List<String> execute(String[] argv) {
     List<String> args = new ArrayList<>(List.of(argv));
     String storeOption = null;
-    if (!args.isEmpty() && (args.get(0).equals("--store") || args.get(0).startsWith("--store="))) {
-      if (args.get(0).startsWith("--store=")) {
-        storeOption = args.remove(0).substring("--store=".length());
-      } else {
-        args.remove(0);
+    boolean fullStates = false;
+    while (!args.isEmpty() && args.get(0).startsWith("--")) {
+      String option = args.remove(0);
+      if (option.equals("--full-states")) {
+        fullStates = true;
+      } else if (option.startsWith("--store=")) {
+        storeOption = option.substring("--store=".length());
+      } else if (option.equals("--store")) {
         if (args.isEmpty()) {
           throw new UsageException("--store needs a value", true);
         }
         storeOption = args.remove(0);
+      } else {
+        throw new UsageException("unknown option `" + option + "`", true);
       }
     }
     if (args.isEmpty()) {
@@ -331,7 +412,7 @@ public final class DurableRpcHost {
         int request = intArg("REQUEST", args.get(3));
         long value = longArg("VALUE", args.get(4));
         try (SnapshotStore store = open(args.get(1))) {
-          return List.of(respond(store, task, request, value).describe());
+          return List.of(respond(store, fullStates, task, request, value).describe());
         }
       }
       case "status" -> {
@@ -344,6 +425,12 @@ public final class DurableRpcHost {
         arity(args, 1);
         try (SnapshotStore store = open(args.get(1))) {
           return list(store);
+        }
+      }
+      case "compact" -> {
+        arity(args, 2);
+        try (SnapshotStore store = open(args.get(1))) {
+          return List.of(compact(store, task(args.get(2))));
         }
       }
       case "delete" -> {

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wizer4j.durable.DirectoryStore;
+import dev.wizer4j.durable.SnapshotStore;
+import dev.wizer4j.durable.SnapshotStore.Stored;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -102,6 +104,11 @@ class DurableRpcProcessTest {
     walkThrough("jdbc:h2:file:" + dir.resolve("db").toAbsolutePath());
   }
 
+  /**
+   * Answers the task's requests one process each; after the third answer `list` shows the three
+   * deltas, `compact` turns them into one full state of no more bytes, and the task goes on to the
+   * uninterrupted result.
+   */
   private void walkThrough(String store) throws Exception {
     String guest = DurableRpcTest.GUEST.toString();
     assertTrue(ok(host("init", guest, store)).startsWith("pre-initialized "));
@@ -113,6 +120,9 @@ class DurableRpcProcessTest {
       assertEquals("7", m.group(1));
       int request = Integer.parseInt(m.group(2));
       assertEquals(answered, request);
+      if (answered == 3) {
+        compactMidway(store);
+      }
       line =
           ok(
               host(
@@ -132,8 +142,10 @@ class DurableRpcProcessTest {
     assertEquals(458, durable);
     assertEquals(line, ok(host("status", store, "7")));
 
+    // start, 3 answers, compact, 2 answers: generation 7, a full state and the 2 deltas after it.
     String listed = ok(host("list", store));
-    assertTrue(listed.startsWith("task 7: generation 6, "), listed);
+    assertTrue(listed.startsWith("task 7: generation 7, "), listed);
+    assertTrue(listed.contains(" bytes (full state + 2 deltas), updated "), listed);
     Path module = dir.resolve("task7.wasm");
     assertTrue(ok(host("materialize", store, "7", module.toString())).startsWith("task 7 written"));
     assertEquals(0, Parser.parse(Files.readAllBytes(module)).startSection().map(x -> 1).orElse(0));
@@ -142,6 +154,107 @@ class DurableRpcProcessTest {
     assertEquals(0, empty.exit());
     assertEquals("", empty.out());
     assertEquals("error: no task 7 in the store", failed(host("delete", store, "7")));
+  }
+
+  private void compactMidway(String store) throws Exception {
+    Stored before = stored(store, "7");
+    assertEquals(3, before.deltas().size());
+    assertEquals(
+        "task 7: generation 4, " + before.size() + " bytes (full state + 3 deltas), updated ",
+        ok(host("list", store)).replaceAll("updated .*", "updated "));
+
+    String compacted = ok(host("compact", store, "7"));
+    Stored after = stored(store, "7");
+    assertEquals(List.of(), after.deltas());
+    assertEquals(5, after.generation());
+    assertTrue(after.size() <= before.size(), after.size() + " > " + before.size());
+    assertEquals(
+        "task 7: full state + 3 deltas ("
+            + before.size()
+            + " bytes) compacted into one full state (generation 5, "
+            + after.size()
+            + " bytes)",
+        compacted);
+    assertTrue(
+        ok(host("list", store))
+            .startsWith(
+                "task 7: generation 5, " + after.size() + " bytes (full state, no deltas)"));
+  }
+
+  /** The task as stored, read in this process (and the store closed again, for H2's file lock). */
+  private static Stored stored(String store, String task) {
+    try (SnapshotStore s = DurableRpcHost.open(store)) {
+      return s.load(task).orElseThrow();
+    }
+  }
+
+  /**
+   * With {@code --full-states} every answer saves the whole state: a directory store holds exactly
+   * one state file per task at every step, and the result is the same. Without it, the same steps
+   * leave deltas.
+   */
+  @Test
+  void fullStatesKeepsOneStateFilePerTask() throws Exception {
+    String guest = DurableRpcTest.GUEST.toString();
+    for (boolean full : new boolean[] {true, false}) {
+      Path storeDir = dir.resolve(full ? "full" : "deltas");
+      String store = storeDir.toString();
+      List<String> options = full ? List.of("--full-states") : List.of();
+      ok(host("init", guest, store));
+      for (String task : List.of("1", "2")) {
+        ok(host(with(options, "start", store, task, "3")));
+      }
+      String line = "";
+      for (int k = 0; k < 3; k++) {
+        for (String task : List.of("1", "2")) {
+          line =
+              ok(
+                  host(
+                      with(
+                          options,
+                          "respond",
+                          store,
+                          task,
+                          Integer.toString(k),
+                          Long.toString(DurableRpcHost.remote(k)))));
+        }
+        for (String task : List.of("1", "2")) {
+          List<String> files = taskFiles(storeDir, task);
+          if (full) {
+            assertEquals(List.of(String.format("%020d.state", k + 2)), files);
+          } else {
+            assertEquals(k + 2, files.size(), files.toString());
+            assertTrue(files.get(files.size() - 1).endsWith(".delta"), files.toString());
+          }
+        }
+      }
+      Matcher m = DONE.matcher(line);
+      assertTrue(m.find(), line);
+      assertEquals(
+          DurableRpcHost.runUninterrupted(DurableRpcTest.GUEST, 3), Long.parseLong(m.group(2)));
+      String listed = host("list", store).out();
+      String saves = full ? "(full state, no deltas)" : "(full state + 3 deltas)";
+      assertEquals(2, listed.split(Pattern.quote(saves), -1).length - 1, listed);
+    }
+  }
+
+  private static String[] with(List<String> options, String... args) {
+    List<String> all = new ArrayList<>(options);
+    all.addAll(List.of(args));
+    return all.toArray(String[]::new);
+  }
+
+  private static List<String> taskFiles(Path storeDir, String task) throws IOException {
+    try (Stream<Path> files = Files.list(storeDir.resolve("tasks").resolve(task))) {
+      return files.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+  }
+
+  @Test
+  void compactOfAMissingTaskFails() throws Exception {
+    String store = dir.resolve("store").toString();
+    ok(host("init", DurableRpcTest.GUEST.toString(), store));
+    assertEquals("error: no task 3 in the store", failed(host("compact", store, "3")));
   }
 
   @Test
@@ -309,5 +422,9 @@ class DurableRpcProcessTest {
     assertEquals("error: TASK must be an integer, got `x`\n", r.err());
     assertEquals(2, host().exit());
     assertEquals(2, host("--store").exit());
+    Run unknown = host("--fast", "list", dir.toString());
+    assertEquals(2, unknown.exit());
+    assertTrue(unknown.err().startsWith("error: unknown option `--fast`\n"), unknown.err());
+    assertEquals(2, host("compact", dir.toString()).exit());
   }
 }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wizer4j.ModuleContext;
 import dev.wizer4j.Wizer;
 import dev.wizer4j.durable.DirectoryStore;
+import dev.wizer4j.durable.DurableHost;
 import dev.wizer4j.durable.SnapshotStore;
 import dev.wizer4j.durable.TaskStatus;
 import dev.wizer4j.endive.EndiveInstanceState;
@@ -18,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,10 +34,11 @@ class DurableRpcTest {
   @TempDir Path dir;
 
   /**
-   * 100 rounds of resume, answer, save: the stored state keeps its size (a task's state replaces
-   * the previous one, and holds only what the snapshot adds to the guest), the task materialized
-   * after every round is byte-identical to a snapshot of one instance that was never suspended, and
-   * the result equals an uninterrupted run.
+   * 100 rounds of resume, answer, save: a round saves a small delta until the deltas reach their
+   * limit, then a full state again; the full state keeps its size (it holds only what the snapshot
+   * adds to the guest), the task's stored bytes stay within the full state plus the delta limit,
+   * the task materialized after every round is byte-identical to a snapshot of one instance that
+   * was never suspended, and the result equals an uninterrupted run.
    */
   @Test
   void hundredRoundsNeitherGrowNorDrift() throws IOException {
@@ -52,7 +55,9 @@ class DurableRpcTest {
     Instance live = Instance.builder(Parser.parse(guest)).build();
     assertEquals(0, live.export("start").apply(1, n)[0]);
 
-    List<Long> sizes = new ArrayList<>();
+    List<Long> fullSizes = new ArrayList<>();
+    List<Long> totals = new ArrayList<>();
+    List<Integer> deltaCounts = new ArrayList<>();
     for (int round = 0; round < n; round++) {
       assertFalse(step.done(), "done too early, at round " + round);
       int request = (int) step.request();
@@ -60,8 +65,12 @@ class DurableRpcTest {
       long value = DurableRpcHost.remote(request);
       step = DurableRpcHost.respond(store, 1, request, value);
       assertEquals(round + 2, step.generation());
-      sizes.add(step.size());
-      assertEquals(step.size(), Files.size(store.stateFile("1").orElseThrow()));
+      SnapshotStore.Stored stored = store.load("1").orElseThrow();
+      assertEquals(step.size(), stored.size());
+      assertEquals(stored.bytes().length, Files.size(store.stateFile("1").orElseThrow()));
+      fullSizes.add((long) stored.bytes().length);
+      totals.add(stored.size());
+      deltaCounts.add(stored.deltas().size());
 
       live.export("on_response").apply(request, value);
       Path out = dir.resolve("round.wasm");
@@ -72,9 +81,16 @@ class DurableRpcTest {
     assertTrue(step.done());
     assertEquals(DurableRpcHost.runUninterrupted(GUEST, n), step.result());
 
-    long min = sizes.stream().mapToLong(Long::longValue).min().orElseThrow();
-    long max = sizes.stream().mapToLong(Long::longValue).max().orElseThrow();
-    assertTrue(max - min <= 8, "state size drifts: " + sizes);
+    long min = fullSizes.stream().mapToLong(Long::longValue).min().orElseThrow();
+    long max = fullSizes.stream().mapToLong(Long::longValue).max().orElseThrow();
+    assertTrue(max - min <= 8, "full state size drifts: " + fullSizes);
+    // The first answer is saved as a delta; later a step compacts (writes a full state, no deltas).
+    assertEquals(1, deltaCounts.get(0));
+    assertTrue(deltaCounts.contains(0), "never compacted: " + deltaCounts);
+    // Deltas may take DEFAULT_DELTA_RATIO of the full state, and 4 KiB whatever its size.
+    long deltaLimit = Math.max(4096, (long) (max * DurableHost.DEFAULT_DELTA_RATIO));
+    long maxTotal = totals.stream().mapToLong(Long::longValue).max().orElseThrow();
+    assertTrue(maxTotal <= max + deltaLimit, "stored bytes grow: " + totals);
     // No guest code: the task's non-zero memory (the prime table, the task record) plus at most
     // 1 KiB of header and layout.
     Path out = dir.resolve("final.wasm");
@@ -86,8 +102,66 @@ class DurableRpcTest {
     }
     assertTrue(max <= nonZero + 1024, "state of " + max + " bytes, " + nonZero + " non-zero");
     System.out.printf(
-        "durable-rpc: %d rounds, stored state %d..%d bytes for %d non-zero bytes of memory%n",
-        n, min, max, nonZero);
+        "durable-rpc: %d rounds, full state %d..%d bytes for %d non-zero bytes of memory,"
+            + " full state + deltas at most %d bytes%n",
+        n, min, max, nonZero, maxTotal);
+  }
+
+  /**
+   * Compacting a task with deltas leaves one full state of no more bytes than before and the same
+   * task (byte-identical as a module); the task then goes on to the uninterrupted result.
+   */
+  @Test
+  void compactLeavesOneFullStateAndTheSameTask() throws IOException {
+    int n = 10;
+    DirectoryStore store = new DirectoryStore(dir);
+    DurableRpcHost.init(GUEST, store);
+    DurableRpcHost.start(store, 2, n);
+    for (int k = 0; k < 5; k++) {
+      DurableRpcHost.respond(store, 2, k, DurableRpcHost.remote(k));
+    }
+    SnapshotStore.Stored before = store.load("2").orElseThrow();
+    assertEquals(5, before.deltas().size());
+    Path moduleBefore = dir.resolve("before.wasm");
+    DurableRpcHost.materialize(store, 2, moduleBefore);
+
+    String line = DurableRpcHost.compact(store, 2);
+    assertEquals(
+        "task 2: full state + 5 deltas ("
+            + before.size()
+            + " bytes) compacted into one full state (generation 7, "
+            + store.load("2").orElseThrow().size()
+            + " bytes)",
+        line);
+    SnapshotStore.Stored after = store.load("2").orElseThrow();
+    assertEquals(List.of(), after.deltas());
+    assertEquals(before.generation() + 1, after.generation());
+    assertTrue(after.size() <= before.size(), after.size() + " > " + before.size());
+    try (Stream<Path> files = Files.list(dir.resolve("tasks/2"))) {
+      assertEquals(List.of("00000000000000000007.state"), names(files));
+    }
+    Path moduleAfter = dir.resolve("after.wasm");
+    DurableRpcHost.materialize(store, 2, moduleAfter);
+    assertArrayEquals(Files.readAllBytes(moduleBefore), Files.readAllBytes(moduleAfter));
+
+    assertEquals(
+        "task 2: no deltas to compact (generation 7, " + after.size() + " bytes)",
+        DurableRpcHost.compact(store, 2));
+    assertArrayEquals(after.bytes(), store.load("2").orElseThrow().bytes());
+
+    TaskStatus step = null;
+    for (int k = 5; k < n; k++) {
+      step = DurableRpcHost.respond(store, 2, k, DurableRpcHost.remote(k));
+    }
+    assertTrue(step.done());
+    assertEquals(DurableRpcHost.runUninterrupted(GUEST, n), step.result());
+    HostException missing =
+        assertThrows(HostException.class, () -> DurableRpcHost.compact(store, 9));
+    assertEquals("no task 9 in the store", missing.getMessage());
+  }
+
+  private static List<String> names(Stream<Path> files) {
+    return files.map(p -> p.getFileName().toString()).sorted().toList();
   }
 
   @Test
