@@ -206,7 +206,11 @@ public final class DirectoryStore implements SnapshotStore {
           }
           out.add(
               new TaskInfo(
-                  task, l.newest(), size, Files.getLastModifiedTime(l.newestFile()).toInstant()));
+                  task,
+                  l.newest(),
+                  size,
+                  l.deltas.size(),
+                  Files.getLastModifiedTime(l.newestFile()).toInstant()));
         } catch (NoSuchFileException e) {
           // saved or deleted while listing: the next listing shows it as it is then
         }

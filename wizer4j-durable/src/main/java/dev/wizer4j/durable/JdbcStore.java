@@ -544,7 +544,11 @@ public final class JdbcStore implements SnapshotStore {
   @Override
   public List<TaskInfo> list() {
     String sql =
-        "SELECT name, generation, size, updated_ms FROM " + table + " WHERE kind = ? ORDER BY name";
+        "SELECT t.name, t.generation, t.size, t.updated_ms, (SELECT COUNT(*) FROM "
+            + deltasTable
+            + " d WHERE d.name = t.name AND d.generation <= t.generation) FROM "
+            + table
+            + " t WHERE t.kind = ? ORDER BY t.name";
     List<TaskInfo> out = new ArrayList<>();
     try (Connection c = connections.get();
         PreparedStatement ps = c.prepareStatement(sql)) {
@@ -556,6 +560,7 @@ public final class JdbcStore implements SnapshotStore {
                   rs.getString(1),
                   rs.getLong(2),
                   rs.getLong(3),
+                  rs.getInt(5),
                   Instant.ofEpochMilli(rs.getLong(4))));
         }
       }

@@ -53,8 +53,11 @@ public interface SnapshotStore extends AutoCloseable {
     }
   }
 
-  /** One task, as {@link #list()} shows it; {@code size} counts the full state and its deltas. */
-  record TaskInfo(String task, long generation, long size, Instant updated) {}
+  /**
+   * One task, as {@link #list()} shows it: its newest generation, the bytes of its full state and
+   * deltas, how many deltas it has, and when it was last saved.
+   */
+  record TaskInfo(String task, long generation, long size, int deltas, Instant updated) {}
 
   /** The task's latest state, or empty if there is none. */
   Optional<Stored> load(String task);

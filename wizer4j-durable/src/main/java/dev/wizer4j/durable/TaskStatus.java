@@ -10,7 +10,7 @@ import java.time.Instant;
  * @param guest the SHA-256 of the guest module the state belongs to, in hex
  * @param done whether the guest said it is done
  * @param value the request the guest waits for while not done; its result once done
- * @param size the stored state's size in bytes
+ * @param size the bytes the task takes in the store: its full state and its deltas
  * @param updated when the store last wrote the state
  */
 public record TaskStatus(

@@ -135,6 +135,7 @@ class DurableHostTest {
         assertEquals(k + 2, stored.generation());
         assertEquals(stored.size(), st.size());
         assertEquals(stored.size(), host.list().get(0).size());
+        assertEquals(stored.deltas().size(), host.list().get(0).deltas());
         if (stored.deltas().isEmpty()) {
           fullSaves++;
           full = stored.bytes().length;

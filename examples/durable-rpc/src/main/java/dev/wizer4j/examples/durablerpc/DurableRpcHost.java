@@ -160,28 +160,22 @@ public final class DurableRpcHost {
 
   /**
    * One line per task: its generation, the bytes stored for it and how many of those saves are
-   * deltas on top of its full state. The store's listing does not count deltas, so each task is
-   * loaded (its bytes read, not verified: listing runs no guest code); a task deleted meanwhile is
-   * left out.
+   * deltas on top of its full state, as the store lists them (no state is read or verified).
    */
   static List<String> list(SnapshotStore store) {
     List<String> lines = new ArrayList<>();
     for (SnapshotStore.TaskInfo t : store.list()) {
-      store
-          .load(t.task())
-          .ifPresent(
-              s ->
-                  lines.add(
-                      "task "
-                          + s.task()
-                          + ": generation "
-                          + s.generation()
-                          + ", "
-                          + s.size()
-                          + " bytes ("
-                          + savesOf(s.deltas().size())
-                          + "), updated "
-                          + s.updated()));
+      lines.add(
+          "task "
+              + t.task()
+              + ": generation "
+              + t.generation()
+              + ", "
+              + t.size()
+              + " bytes ("
+              + savesOf(t.deltas())
+              + "), updated "
+              + t.updated());
     }
     return lines;
   }
