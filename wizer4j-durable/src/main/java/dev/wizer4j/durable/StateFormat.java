@@ -144,6 +144,14 @@ final class StateFormat {
    * Decodes and verifies {@code bytes}, stored for {@code task}; {@code where} names it in errors.
    */
   static Decoded decode(byte[] bytes, String where) {
+    return decode(bytes, where, Long.MAX_VALUE);
+  }
+
+  /**
+   * {@link #decode(byte[], String)}, refusing ({@link Reason#DOES_NOT_FIT}) a memory of more than
+   * {@code maxPages} before anything is allocated for its segments.
+   */
+  static Decoded decode(byte[] bytes, String where, long maxPages) {
     if (bytes.length < FIXED + 1 + 12 + CHECKSUM) {
       if (bytes.length >= 4
           && ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == MAGIC) {
@@ -220,6 +228,14 @@ final class StateFormat {
       long[] pages = new long[memories];
       for (int m = 0; m < memories; m++) {
         pages[m] = Integer.toUnsignedLong(b.getInt());
+        if (pages[m] > maxPages) {
+          throw new InvalidState(
+              Reason.DOES_NOT_FIT,
+              where
+                  + String.format(
+                      ": memory %d has %d pages, more than the limit of %d (at offset 0x%x)",
+                      m, pages[m], maxPages, b.position() - 4));
+        }
       }
       int globalCount = count(b, 9, "global", where);
       List<GlobalValue> globals = new ArrayList<>(globalCount);
@@ -236,6 +252,8 @@ final class StateFormat {
       }
       int segmentCount = count(b, 13, "segment", where);
       List<ModuleState.Segment> segments = new ArrayList<>(segmentCount);
+      int lastMemory = -1;
+      long lastEnd = 0;
       for (int i = 0; i < segmentCount; i++) {
         int at = b.position();
         int memory = b.getInt();
@@ -250,6 +268,26 @@ final class StateFormat {
               "segment " + i + " (memory " + memory + ", " + length + " bytes, form " + form + ")",
               at);
         }
+        // Before allocating: a bitmap of n bytes stands for 8n bytes of memory, so without this a
+        // small state could make decoding allocate far past its memories (or 2 GiB and fail).
+        // Segments in order and inside their memory bound what decoding allocates by the declared
+        // memory sizes, each within maxPages; checkFits checks the same against the guest later.
+        long size = pages[memory] * ModuleState.PAGE_SIZE;
+        if (memory < lastMemory
+            || (memory == lastMemory && offset < lastEnd)
+            || offset > size
+            || length > size - offset
+            || length > Integer.MAX_VALUE - 8) {
+          throw new InvalidState(
+              Reason.DOES_NOT_FIT,
+              where
+                  + String.format(
+                      ": segment %d (%d bytes at %d) overlaps the one before or lies outside"
+                          + " memory %d of %d bytes (at offset 0x%x)",
+                      i, length, offset, memory, size, at));
+        }
+        lastMemory = memory;
+        lastEnd = offset + length;
         byte[] data = new byte[(int) length];
         if (form == RAW) {
           b.get(data);
