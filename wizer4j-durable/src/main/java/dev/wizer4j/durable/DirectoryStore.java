@@ -6,13 +6,16 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -97,10 +100,10 @@ public final class DirectoryStore implements SnapshotStore {
         if (l == null) {
           return Optional.empty();
         }
-        byte[] bytes = Files.readAllBytes(l.state);
+        byte[] bytes = read(l.state);
         List<byte[]> deltas = new ArrayList<>(l.deltas.size());
         for (Path d : l.deltas) {
-          deltas.add(Files.readAllBytes(d));
+          deltas.add(read(d));
         }
         Instant updated = Files.getLastModifiedTime(l.newestFile()).toInstant();
         return Optional.of(new Stored(task, l.newest(), bytes, deltas, updated));
@@ -117,9 +120,7 @@ public final class DirectoryStore implements SnapshotStore {
   @Override
   public long save(String task, long expectedGeneration, byte[] bytes) {
     SnapshotStore.checkTaskName(task);
-    if (expectedGeneration < 0) {
-      throw new IllegalArgumentException("expectedGeneration must be >= 0");
-    }
+    checkExpected(expectedGeneration);
     Path dir = tasks.resolve(task);
     return locked(
         task,
@@ -150,6 +151,7 @@ public final class DirectoryStore implements SnapshotStore {
   @Override
   public long saveDelta(String task, long expectedGeneration, byte[] delta) {
     SnapshotStore.checkTaskName(task);
+    checkExpected(expectedGeneration);
     Path dir = tasks.resolve(task);
     return locked(
         task,
@@ -192,7 +194,7 @@ public final class DirectoryStore implements SnapshotStore {
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(tasks)) {
       for (Path dir : ds) {
         String task = dir.getFileName().toString();
-        if (task.startsWith(".") || !Files.isDirectory(dir)) {
+        if (task.startsWith(".") || !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
           continue;
         }
         Latest l = latest(dir);
@@ -333,6 +335,13 @@ public final class DirectoryStore implements SnapshotStore {
     Path state = null;
     long generation = -1;
     TreeMap<Long, Path> deltas = new TreeMap<>();
+    if (Files.isSymbolicLink(dir)) {
+      // Its files would be read, written and (on delete) all removed wherever it points.
+      throw new IOException(
+          dir
+              + " is a symbolic link, not a directory: the task's files were changed outside the"
+              + " store");
+    }
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
       for (Path p : ds) {
         String name = p.getFileName().toString();
@@ -383,7 +392,9 @@ public final class DirectoryStore implements SnapshotStore {
     long g = 0;
     for (int i = 0; i < GENERATION_DIGITS; i++) {
       char c = fileName.charAt(i);
-      if (c < '0' || c > '9' || g > (Long.MAX_VALUE - 9) / 10) {
+      // Exact: a name up to Long.MAX_VALUE is a generation (a bound of MAX_VALUE - 9 ignored the
+      // files of generations 9223372036854775800 and up, so saving them was lost).
+      if (c < '0' || c > '9' || g > (Long.MAX_VALUE - (c - '0')) / 10) {
         return -1;
       }
       g = g * 10 + (c - '0');
@@ -400,7 +411,11 @@ public final class DirectoryStore implements SnapshotStore {
     ReentrantLock threads = THREAD_LOCKS.computeIfAbsent(lockFile, k -> new ReentrantLock());
     threads.lock();
     try (FileChannel ch =
-        FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+        FileChannel.open(
+            lockFile,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            LinkOption.NOFOLLOW_LINKS)) {
       FileLock lock = ch.lock(); // released when the channel closes
       try {
         return body.run();
@@ -411,6 +426,46 @@ public final class DirectoryStore implements SnapshotStore {
       throw failure("cannot save task `" + task + "` in " + root, e);
     } finally {
       threads.unlock();
+    }
+  }
+
+  /**
+   * Reads a state or delta file: a regular file, not through a symbolic link (which could name a
+   * file outside the store, a device that never ends or a FIFO that blocks), of a size an array
+   * holds.
+   */
+  private static byte[] read(Path file) throws IOException {
+    BasicFileAttributes a =
+        Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    if (!a.isRegularFile()) {
+      throw new IOException(
+          file
+              + " is "
+              + (a.isSymbolicLink() ? "a symbolic link" : "not a regular file")
+              + ": the task's files were changed outside the store");
+    }
+    if (a.size() > Integer.MAX_VALUE - 16) {
+      throw new IOException(file + " has " + a.size() + " bytes, more than any state");
+    }
+    // NOFOLLOW_LINKS again: the name may have become a link since it was looked at.
+    try (SeekableByteChannel ch =
+        Files.newByteChannel(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+      ByteBuffer buf = ByteBuffer.allocate((int) a.size());
+      while (buf.hasRemaining() && ch.read(buf) >= 0) {}
+      if (buf.hasRemaining() || ch.position() != ch.size()) {
+        throw new IOException(file + " changed size while it was read");
+      }
+      return buf.array();
+    }
+  }
+
+  private static void checkExpected(long expectedGeneration) {
+    if (expectedGeneration < 0 || expectedGeneration == Long.MAX_VALUE) {
+      throw new IllegalArgumentException(
+          "expectedGeneration must be within 0.."
+              + (Long.MAX_VALUE - 1)
+              + ": "
+              + expectedGeneration);
     }
   }
 

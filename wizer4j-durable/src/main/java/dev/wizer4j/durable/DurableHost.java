@@ -208,6 +208,7 @@ public final class DurableHost {
    */
   public TaskStatus step(String task, Delivery delivery) {
     Loaded l = load(task);
+    checkNotLast(l.status);
     TaskImage image = l.image();
     Instance instance = instantiate(l.guest, task);
     if (!image.writeTo(instance)) {
@@ -229,6 +230,7 @@ public final class DurableHost {
     if (l.deltas.isEmpty()) {
       return l.status;
     }
+    checkNotLast(l.status);
     Instance instance = instantiate(l.guest, task);
     if (!l.image().writeTo(instance)) {
       throw new GuestFailed("task `" + task + "`: a memory cannot grow to the state's size");
@@ -289,9 +291,31 @@ public final class DurableHost {
     SnapshotStore.checkTaskName(task);
     SnapshotStore.Stored stored = store.load(task).orElseThrow(() -> new NoSuchTask(task));
     String where = "task `" + task + "`";
+    // A host writes at most MAX_DELTAS deltas: more is a store changed by hand, refused before
+    // decoding (which holds every delta at once).
+    if (stored.deltas().size() > MAX_DELTAS) {
+      throw new InvalidState(
+          Reason.FORMAT,
+          where
+              + ": the store holds "
+              + stored.deltas().size()
+              + " deltas after the full state, a host writes at most "
+              + MAX_DELTAS);
+    }
+    if (stored.fullGeneration() < 1) {
+      throw new InvalidState(
+          Reason.FORMAT,
+          where
+              + ": the store holds it as generation "
+              + stored.generation()
+              + " with "
+              + stored.deltas().size()
+              + " deltas, so its full state would be generation "
+              + stored.fullGeneration()
+              + "; generations start at 1");
+    }
     long limit = Math.min(maxMemoryPages, EndiveRuntime.MAX_PAGES);
-    long maxSegment = limit * ModuleState.PAGE_SIZE;
-    StateFormat.Decoded full = StateFormat.decode(stored.bytes(), where, maxSegment);
+    StateFormat.Decoded full = StateFormat.decode(stored.bytes(), where, limit);
     if (full.delta()) {
       throw new InvalidState(
           Reason.FORMAT, where + ": the stored full state is a delta (kind 1), not a full state");
@@ -306,7 +330,7 @@ public final class DurableHost {
     for (byte[] bytes : stored.deltas()) {
       long generation = last.generation() + 1;
       String at = where + " delta " + generation;
-      StateFormat.Decoded d = StateFormat.decode(bytes, at, maxSegment);
+      StateFormat.Decoded d = StateFormat.decode(bytes, at, limit);
       if (!d.delta()) {
         throw new InvalidState(
             Reason.FORMAT, at + ": a full state (kind 0) is stored where a delta belongs");
@@ -371,6 +395,19 @@ public final class DurableHost {
               + HexFormat.of().formatHex(d.guestHash()).substring(0, 12)
               + ", the task's full state to guest "
               + HexFormat.of().formatHex(guestHash).substring(0, 12));
+    }
+  }
+
+  /** A task at generation Long.MAX_VALUE (only a store changed by hand has one) has no next. */
+  private static void checkNotLast(TaskStatus status) {
+    if (status.generation() == Long.MAX_VALUE) {
+      throw new InvalidState(
+          Reason.FORMAT,
+          "task `"
+              + status.task()
+              + "`: at generation "
+              + Long.MAX_VALUE
+              + ", the last there is; nothing can be saved after it");
     }
   }
 

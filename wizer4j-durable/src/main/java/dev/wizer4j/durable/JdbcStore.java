@@ -314,8 +314,13 @@ public final class JdbcStore implements SnapshotStore {
   public long save(String task, long expectedGeneration, byte[] bytes) {
     SnapshotStore.checkTaskName(task);
     Objects.requireNonNull(bytes, "bytes");
-    if (expectedGeneration < 0) {
-      throw new IllegalArgumentException("expectedGeneration must be >= 0");
+    if (expectedGeneration < 0 || expectedGeneration == Long.MAX_VALUE) {
+      // MAX_VALUE + 1 would be stored as a negative generation
+      throw new IllegalArgumentException(
+          "expectedGeneration must be within 0.."
+              + (Long.MAX_VALUE - 1)
+              + ": "
+              + expectedGeneration);
     }
     long next = expectedGeneration + 1;
     long now = System.currentTimeMillis();
@@ -376,8 +381,13 @@ public final class JdbcStore implements SnapshotStore {
   public long saveDelta(String task, long expectedGeneration, byte[] delta) {
     SnapshotStore.checkTaskName(task);
     Objects.requireNonNull(delta, "delta");
-    if (expectedGeneration < 0) {
-      throw new IllegalArgumentException("expectedGeneration must be >= 0");
+    if (expectedGeneration < 0 || expectedGeneration == Long.MAX_VALUE) {
+      // MAX_VALUE + 1 would be stored as a negative generation
+      throw new IllegalArgumentException(
+          "expectedGeneration must be within 0.."
+              + (Long.MAX_VALUE - 1)
+              + ": "
+              + expectedGeneration);
     }
     long next = expectedGeneration + 1;
     long now = System.currentTimeMillis();
@@ -545,7 +555,7 @@ public final class JdbcStore implements SnapshotStore {
   public List<TaskInfo> list() {
     String sql =
         "SELECT t.name, t.generation, t.size, t.updated_ms, (SELECT COUNT(*) FROM "
-            + deltasTable
+            + deltasTable()
             + " d WHERE d.name = t.name AND d.generation <= t.generation) FROM "
             + table
             + " t WHERE t.kind = ? ORDER BY t.name";

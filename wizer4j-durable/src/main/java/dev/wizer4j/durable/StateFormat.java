@@ -162,17 +162,16 @@ final class StateFormat {
     return b.array();
   }
 
-  /** Decodes with a limit of 2 GiB per segment (for tools and tests). */
+  /** Decodes and verifies {@code bytes}; {@code where} names them in errors. */
   static Decoded decode(byte[] bytes, String where) {
-    return decode(bytes, where, Integer.MAX_VALUE - 16);
+    return decode(bytes, where, Long.MAX_VALUE);
   }
 
   /**
-   * Decodes and verifies {@code bytes}; {@code where} names them in errors. A segment longer than
-   * {@code maxSegment} bytes is refused before anything is allocated for it (a memory can hold no
-   * more): a compressed bitmap is the one field whose decoded size the input does not bound.
+   * {@link #decode(byte[], String)}, refusing ({@link Reason#DOES_NOT_FIT}) a memory of more than
+   * {@code maxPages} before anything is allocated for its segments.
    */
-  static Decoded decode(byte[] bytes, String where, long maxSegment) {
+  static Decoded decode(byte[] bytes, String where, long maxPages) {
     if (bytes.length < FIXED + 1 + 12 + CHECKSUM) {
       if (bytes.length >= 4
           && ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == MAGIC) {
@@ -249,6 +248,14 @@ final class StateFormat {
       long[] pages = new long[memories];
       for (int m = 0; m < memories; m++) {
         pages[m] = Integer.toUnsignedLong(b.getInt());
+        if (pages[m] > maxPages) {
+          throw new InvalidState(
+              Reason.DOES_NOT_FIT,
+              where
+                  + String.format(
+                      ": memory %d has %d pages, more than the limit of %d (at offset 0x%x)",
+                      m, pages[m], maxPages, b.position() - 4));
+        }
       }
       int globalCount = count(b, 9, "global", where);
       List<GlobalValue> globals = new ArrayList<>(globalCount);
@@ -265,19 +272,21 @@ final class StateFormat {
       }
       int segmentCount = count(b, 13, "segment", where);
       List<ModuleState.Segment> segments = new ArrayList<>(segmentCount);
+      int lastMemory = -1;
+      long lastEnd = 0;
       for (int i = 0; i < segmentCount; i++) {
         int at = b.position();
         int memory = b.getInt();
         long offset = Integer.toUnsignedLong(b.getInt());
         long length = Integer.toUnsignedLong(b.getInt());
         int form = b.get();
-        // A segment's length is bounded by what it stores (its bytes, or 8 per bitmap byte) and,
-        // for a compressed bitmap, by maxSegment.
+        // What a segment must at least store: its bytes, a bitmap byte per 8, or the compressed
+        // bitmap's length (whose decoded size only the memory bound below limits).
         long kept =
             switch (form) {
               case RAW -> length;
               case BITMAP -> bitmapSize(length);
-              case PACKED_BITMAP -> length <= maxSegment ? 4 : -1;
+              case PACKED_BITMAP -> 4;
               default -> -1;
             };
         if (memory < 0 || memory >= memories || kept < 0 || kept > b.remaining()) {
@@ -286,6 +295,26 @@ final class StateFormat {
               "segment " + i + " (memory " + memory + ", " + length + " bytes, form " + form + ")",
               at);
         }
+        // Before allocating: a bitmap of n bytes stands for 8n bytes of memory, so without this a
+        // small state could make decoding allocate far past its memories (or 2 GiB and fail).
+        // Segments in order and inside their memory bound what decoding allocates by the declared
+        // memory sizes, each within maxPages; checkFits checks the same against the guest later.
+        long size = pages[memory] * ModuleState.PAGE_SIZE;
+        if (memory < lastMemory
+            || (memory == lastMemory && offset < lastEnd)
+            || offset > size
+            || length > size - offset
+            || length > Integer.MAX_VALUE - 8) {
+          throw new InvalidState(
+              Reason.DOES_NOT_FIT,
+              where
+                  + String.format(
+                      ": segment %d (%d bytes at %d) overlaps the one before or lies outside"
+                          + " memory %d of %d bytes (at offset 0x%x)",
+                      i, length, offset, memory, size, at));
+        }
+        lastMemory = memory;
+        lastEnd = offset + length;
         byte[] data = new byte[(int) length];
         if (form == RAW) {
           b.get(data);

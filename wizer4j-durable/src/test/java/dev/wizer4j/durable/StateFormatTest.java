@@ -104,7 +104,7 @@ class StateFormatTest {
     long nonZero = StateFormat.nonZeroBytes(s.segments().get(0).data());
     // The bitmap alone would be 32 KiB; compressed, the state stays within 1 KiB of its data.
     assertTrue(bytes.length <= nonZero + 1024, bytes.length + " bytes for " + nonZero);
-    StateFormat.Decoded d = StateFormat.decode(bytes, "t", 8 * 65536);
+    StateFormat.Decoded d = StateFormat.decode(bytes, "t", 8);
     assertArrayEquals(s.segments().get(0).data(), d.state().segments().get(0).data());
     assertArrayEquals(
         bytes, StateFormat.encode(StateFormat.FULL, HASH, 1, false, 0, "t", d.state()));
@@ -131,24 +131,22 @@ class StateFormatTest {
     int segment = 62 + 1 + 4 + 4 + 4 + 9 + 4; // name, memories, pages, globals, one i32, count
     assertEquals(StateFormat.PACKED_BITMAP, bytes[segment + 12]);
 
-    // Within the limit the state decodes; a limit below its length refuses it before allocating.
-    StateFormat.decode(bytes, "t", 256 << 10);
-    InvalidState e =
-        assertThrows(InvalidState.class, () -> StateFormat.decode(bytes, "t", (256 << 10) - 1));
-    assertEquals(InvalidState.Reason.FORMAT, e.reason());
-    assertTrue(e.getMessage().contains("form 2"), e.getMessage());
+    // Within the limit the state decodes; a limit below its memory refuses it before allocating.
+    StateFormat.decode(bytes, "t", 8);
+    InvalidState e = assertThrows(InvalidState.class, () -> StateFormat.decode(bytes, "t", 7));
+    assertEquals(InvalidState.Reason.DOES_NOT_FIT, e.reason());
 
-    // 1 GiB declared, in a state of a few KiB: refused by the limit, never allocated.
+    // 1 GiB declared, in a state of a few KiB: more than its memory holds, never allocated.
     byte[] huge = resealed(bytes, b -> b.putInt(segment + 8, 1 << 30));
-    e = assertThrows(InvalidState.class, () -> StateFormat.decode(huge, "t", 8 * 65536));
-    assertEquals(InvalidState.Reason.FORMAT, e.reason());
+    e = assertThrows(InvalidState.class, () -> StateFormat.decode(huge, "t", 8));
+    assertEquals(InvalidState.Reason.DOES_NOT_FIT, e.reason());
 
     // A length the bitmap does not inflate to exactly, and a damaged stream: malformed.
     byte[] shorter = resealed(bytes, b -> b.putInt(segment + 8, (256 << 10) - 64));
-    e = assertThrows(InvalidState.class, () -> StateFormat.decode(shorter, "t", 8 * 65536));
+    e = assertThrows(InvalidState.class, () -> StateFormat.decode(shorter, "t", 8));
     assertTrue(e.getMessage().contains("compressed bitmap"), e.getMessage());
     byte[] damaged = resealed(bytes, b -> b.put(segment + 17 + 3, (byte) 0xff));
-    e = assertThrows(InvalidState.class, () -> StateFormat.decode(damaged, "t", 8 * 65536));
+    e = assertThrows(InvalidState.class, () -> StateFormat.decode(damaged, "t", 8));
     assertEquals(InvalidState.Reason.FORMAT, e.reason());
   }
 

@@ -349,7 +349,7 @@ class DurableRpcProcessTest {
               ? hostSmallHeap("status", state, "1")
               : hostSmallHeap("respond", state, "1", "0", "7");
       String line = failed(r);
-      assertTrue(line.contains("30000 pages, outside 1..16384"), line);
+      assertTrue(line.contains("30000 pages, more than the limit of 16384"), line);
     }
     assertArrayEquals(huge, Files.readAllBytes(file));
 
