@@ -162,6 +162,17 @@ public class DurableStepBenchmark {
           nonZero);
       snapshotStore.delete(TASK, -1);
       snapshotStore.close();
+      if (snapshotStore instanceof JdbcStore jdbc && store.equals("postgres")) {
+        // A table per run: leave none behind in the shared database.
+        try (java.sql.Connection c =
+                java.sql.DriverManager.getConnection(System.getenv("WIZER4J_TEST_POSTGRES_URL"));
+            java.sql.Statement st = c.createStatement()) {
+          st.execute("DROP TABLE " + jdbc.table());
+          st.execute("DROP TABLE " + jdbc.deltasTable());
+        } catch (java.sql.SQLException e) {
+          throw new IllegalStateException("cannot drop the benchmark's tables", e);
+        }
+      }
     }
     try (Stream<Path> files = Files.walk(tmp)) {
       for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
