@@ -50,20 +50,25 @@ public final class MemoryImage {
     return byteLength;
   }
 
-  int chunkSize() {
+  /** Bytes per chunk (the last chunk may hold fewer of the memory's bytes). */
+  public int chunkSize() {
     return chunkSize;
   }
 
-  int chunkCount() {
+  public int chunkCount() {
     return byteLength == 0 ? 0 : (int) ((byteLength + chunkSize - 1) / chunkSize);
   }
 
-  byte[] chunk(int i) {
+  /**
+   * Chunk {@code i} as the runtime lent it, not a copy: read it, never write it, and only while the
+   * image is lent (inside the reader given to {@link InstanceState#memory}).
+   */
+  public byte[] chunk(int i) {
     return chunks[i];
   }
 
   /** Length of chunk {@code i} that belongs to the memory. */
-  int chunkLength(int i) {
+  public int chunkLength(int i) {
     return (int) Math.min(chunkSize, byteLength - (long) i * chunkSize);
   }
 

@@ -53,11 +53,11 @@ public final class EndiveInstanceState implements InstanceState {
 
   /**
    * The state of an instance of the very module a context was parsed from, instrumented or not: the
-   * state is read by index, so the module never needs its instrumented copy parsed and
-   * instantiated.
+   * state is read by index (the export names passed in are used only in messages), so the module
+   * never needs its instrumented copy parsed and instantiated.
    */
-  static EndiveInstanceState byIndex(Instance instance) {
-    return new EndiveInstanceState(instance, true);
+  public static EndiveInstanceState byIndex(Instance instance) {
+    return new EndiveInstanceState(Objects.requireNonNull(instance, "instance"), true);
   }
 
   @Override
