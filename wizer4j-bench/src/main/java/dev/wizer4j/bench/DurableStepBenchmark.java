@@ -83,6 +83,7 @@ public class DurableStepBenchmark {
   public String deltas;
 
   private Path tmp;
+  private long mostStored;
   private SnapshotStore snapshotStore;
   private DurableHost host;
 
@@ -155,11 +156,13 @@ public class DurableStepBenchmark {
       SnapshotStore.Stored stored = snapshotStore.load(TASK).orElseThrow();
       long nonZero = nonZero(host.materialize(TASK));
       System.out.printf(
-          "%n# stored: full state %d bytes + %d deltas of %d bytes; non-zero memory %d bytes%n",
+          "%n# stored: full state %d bytes + %d deltas of %d bytes; non-zero memory %d bytes;"
+              + " the most stored after a step: %d bytes%n",
           stored.bytes().length,
           stored.deltas().size(),
           stored.size() - stored.bytes().length,
-          nonZero);
+          nonZero,
+          mostStored);
       snapshotStore.delete(TASK, -1);
       snapshotStore.close();
       if (snapshotStore instanceof JdbcStore jdbc && store.equals("postgres")) {
@@ -206,6 +209,7 @@ public class DurableStepBenchmark {
               long k = g.before().request();
               g.call("on_response", k, k * k + 7);
             });
+    mostStored = Math.max(mostStored, st.size());
     return st.generation();
   }
 

@@ -46,20 +46,30 @@ import run.endive.runtime.Instance;
  * <p>Everything else (which exports to call, with which arguments) is between the caller's {@link
  * Delivery} and its guest.
  *
+ * <h2>What a step saves</h2>
+ *
+ * A task is stored as one full state and the deltas saved after it. A step compares the instance's
+ * memory with the state it was resumed from and saves only the changed ranges, the globals and the
+ * memory sizes (a delta), until the task's deltas reach {@link Builder#deltaRatio(double)} of its
+ * full state, {@link Builder#maxDeltaBytes(long)}, or 64 deltas; then it saves a full state, which
+ * drops them ({@link #compact} does the same without running the guest).
+ *
  * <h2>What is checked when a state is loaded</h2>
  *
- * The state is verified before any guest code runs: the format and checksum (the layout is
- * documented in {@code StateFormat.java}); the task name and generation against the store's; the
- * guest hash against the stored guest (and against {@link Builder#guest(String)} if set); then, as
- * data, against the guest: one value of the right type per mutable global, memory sizes between the
+ * The full state and each delta are verified before any guest code runs: the format and checksum
+ * (the layout is documented in {@code StateFormat.java}); the task name and generation against the
+ * store's (each delta the generation after the one before, of the full state's guest); the guest
+ * hash against the stored guest (and against {@link Builder#guest(String)} if set); then, as data,
+ * against the guest: one value of the right type per mutable global, memory sizes between the
  * guest's minimum and the least of its maximum, the runtime's limit and {@link
- * Builder#maxMemoryPages(long)}, segments in order and in bounds ({@link ModuleState#checkFits}).
- * That is enough because a state can only set globals and memory contents, which the validated code
- * must handle whatever their values (code can reach the same states by itself); it cannot add,
- * remove or change code, tables or types, and nothing is allocated before the sizes are known to be
- * within bounds. The guest itself is verified once per hash and process: its bytes must hash to its
- * name, and it is validated in full (every function body type-checked), must have canonical
- * instrumentation, no start section and no imports.
+ * Builder#maxMemoryPages(long)} (and never smaller than the generation before), regions in order
+ * and in bounds ({@link ModuleState#checkFits}). That is enough because a state can only set
+ * globals and memory contents, which the validated code must handle whatever their values (code can
+ * reach the same states by itself); it cannot add, remove or change code, tables or types, and
+ * nothing is allocated before the sizes are known to be within bounds. The guest itself is verified
+ * once per hash and process: its bytes must hash to its name, and it is validated in full (every
+ * function body type-checked), must have canonical instrumentation, no start section and no
+ * imports.
  *
  * <p>Instances are thread-safe; two steps of one task at the same time are settled by the store:
  * one saves, the other gets {@link DurableException.Conflict}.

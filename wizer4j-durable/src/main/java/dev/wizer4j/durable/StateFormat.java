@@ -106,7 +106,7 @@ final class StateFormat {
         kept = bitmaps[i].length + (long) nonZero;
         if (bitmaps[i].length >= MIN_PACKED) {
           byte[] p = deflate(bitmaps[i]);
-          if (p.length + 4 < bitmaps[i].length / 2) {
+          if (p.length + 4 < bitmaps[i].length * 3 / 4) {
             packed[i] = p;
             kept = 4 + p.length + (long) nonZero;
           }
@@ -367,7 +367,7 @@ final class StateFormat {
   }
 
   /** Bitmaps shorter than this are not worth compressing. */
-  static final int MIN_PACKED = 256;
+  static final int MIN_PACKED = 64;
 
   /** Bit i of byte i / 8 (lowest bit first) set where {@code data[i]} is not zero. */
   static byte[] bitmap(byte[] data) {
