@@ -125,8 +125,10 @@ public class DurableStepBenchmark {
           default -> throw new IllegalArgumentException("unknown store " + store);
         };
     DurableHost.Builder b = DurableHost.builder().store(snapshotStore);
-    if (!deltas.equals("default")) {
-      b.maxDeltaBytes(Long.parseLong(deltas));
+    if (deltas.equals("1/8")) {
+      b.deltaRatio(0.125);
+    } else if (!deltas.equals("default")) {
+      b.deltaBytes(Long.parseLong(deltas));
     }
     host = b.build();
     String hash = host.register(guest);

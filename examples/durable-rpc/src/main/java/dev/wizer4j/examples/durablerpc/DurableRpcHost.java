@@ -72,7 +72,7 @@ public final class DurableRpcHost {
     List<String> guests = store.guests();
     DurableHost.Builder b = DurableHost.builder().store(store);
     if (fullStates) {
-      b.deltaRatio(0);
+      b.deltaBytes(0);
     }
     if (guests.size() == 1) {
       b.guest(guests.get(0));

@@ -87,8 +87,8 @@ class DurableRpcTest {
     // The first answer is saved as a delta; later a step compacts (writes a full state, no deltas).
     assertEquals(1, deltaCounts.get(0));
     assertTrue(deltaCounts.contains(0), "never compacted: " + deltaCounts);
-    // Deltas may take DEFAULT_DELTA_RATIO of the full state, and 4 KiB whatever its size.
-    long deltaLimit = Math.max(4096, (long) (max * DurableHost.DEFAULT_DELTA_RATIO));
+    // Deltas may take DEFAULT_DELTA_BYTES.
+    long deltaLimit = DurableHost.DEFAULT_DELTA_BYTES;
     long maxTotal = totals.stream().mapToLong(Long::longValue).max().orElseThrow();
     assertTrue(maxTotal <= max + deltaLimit, "stored bytes grow: " + totals);
     // No guest code: the task's non-zero memory (the prime table, the task record) plus at most
@@ -117,19 +117,19 @@ class DurableRpcTest {
     DirectoryStore store = new DirectoryStore(dir);
     DurableRpcHost.init(GUEST, store);
     DurableRpcHost.start(store, 2, n);
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 3; k++) { // three deltas fit the default budget of 512 bytes
       DurableRpcHost.respond(store, 2, k, DurableRpcHost.remote(k));
     }
     SnapshotStore.Stored before = store.load("2").orElseThrow();
-    assertEquals(5, before.deltas().size());
+    assertEquals(3, before.deltas().size());
     Path moduleBefore = dir.resolve("before.wasm");
     DurableRpcHost.materialize(store, 2, moduleBefore);
 
     String line = DurableRpcHost.compact(store, 2);
     assertEquals(
-        "task 2: full state + 5 deltas ("
+        "task 2: full state + 3 deltas ("
             + before.size()
-            + " bytes) compacted into one full state (generation 7, "
+            + " bytes) compacted into one full state (generation 5, "
             + store.load("2").orElseThrow().size()
             + " bytes)",
         line);
@@ -138,19 +138,19 @@ class DurableRpcTest {
     assertEquals(before.generation() + 1, after.generation());
     assertTrue(after.size() <= before.size(), after.size() + " > " + before.size());
     try (Stream<Path> files = Files.list(dir.resolve("tasks/2"))) {
-      assertEquals(List.of("00000000000000000007.state"), names(files));
+      assertEquals(List.of("00000000000000000005.state"), names(files));
     }
     Path moduleAfter = dir.resolve("after.wasm");
     DurableRpcHost.materialize(store, 2, moduleAfter);
     assertArrayEquals(Files.readAllBytes(moduleBefore), Files.readAllBytes(moduleAfter));
 
     assertEquals(
-        "task 2: no deltas to compact (generation 7, " + after.size() + " bytes)",
+        "task 2: no deltas to compact (generation 5, " + after.size() + " bytes)",
         DurableRpcHost.compact(store, 2));
     assertArrayEquals(after.bytes(), store.load("2").orElseThrow().bytes());
 
     TaskStatus step = null;
-    for (int k = 5; k < n; k++) {
+    for (int k = 3; k < n; k++) {
       step = DurableRpcHost.respond(store, 2, k, DurableRpcHost.remote(k));
     }
     assertTrue(step.done());
