@@ -119,28 +119,7 @@ public final class DirectoryStore implements SnapshotStore {
 
   @Override
   public long save(String task, long expectedGeneration, byte[] bytes) {
-    SnapshotStore.checkTaskName(task);
-    checkExpected(expectedGeneration);
-    Path dir = tasks.resolve(task);
-    return locked(
-        task,
-        () -> {
-          Latest l = latest(dir);
-          long current = l == null ? 0 : l.newest();
-          if (current != expectedGeneration) {
-            throw new Conflict(task, expectedGeneration, current);
-          }
-          long next = expectedGeneration + 1;
-          Files.createDirectories(dir);
-          put(dir, next, STATE_SUFFIX, bytes);
-          if (l != null) {
-            for (Path d : l.deltas) {
-              Files.deleteIfExists(d);
-            }
-            Files.deleteIfExists(l.state);
-          }
-          return next;
-        });
+    return save(task, expectedGeneration, bytes, false);
   }
 
   @Override
@@ -150,19 +129,37 @@ public final class DirectoryStore implements SnapshotStore {
 
   @Override
   public long saveDelta(String task, long expectedGeneration, byte[] delta) {
+    return save(task, expectedGeneration, delta, true);
+  }
+
+  /**
+   * Under the task's lock: checks the newest generation, writes the next as a full state (then
+   * deletes the older full state and its deltas) or as a delta (the task must exist).
+   */
+  private long save(String task, long expectedGeneration, byte[] bytes, boolean delta) {
     SnapshotStore.checkTaskName(task);
-    checkExpected(expectedGeneration);
+    long next = SnapshotStore.nextGeneration(expectedGeneration);
     Path dir = tasks.resolve(task);
     return locked(
         task,
         () -> {
           Latest l = latest(dir);
           long current = l == null ? 0 : l.newest();
-          if (l == null || current != expectedGeneration) {
+          if (current != expectedGeneration || (delta && l == null)) {
             throw new Conflict(task, expectedGeneration, current);
           }
-          long next = expectedGeneration + 1;
-          put(dir, next, DELTA_SUFFIX, delta);
+          if (delta) {
+            put(dir, next, DELTA_SUFFIX, bytes);
+            return next;
+          }
+          Files.createDirectories(dir);
+          put(dir, next, STATE_SUFFIX, bytes);
+          if (l != null) {
+            for (Path d : l.deltas) {
+              Files.deleteIfExists(d);
+            }
+            Files.deleteIfExists(l.state);
+          }
           return next;
         });
   }
@@ -456,16 +453,6 @@ public final class DirectoryStore implements SnapshotStore {
         throw new IOException(file + " changed size while it was read");
       }
       return buf.array();
-    }
-  }
-
-  private static void checkExpected(long expectedGeneration) {
-    if (expectedGeneration < 0 || expectedGeneration == Long.MAX_VALUE) {
-      throw new IllegalArgumentException(
-          "expectedGeneration must be within 0.."
-              + (Long.MAX_VALUE - 1)
-              + ": "
-              + expectedGeneration);
     }
   }
 

@@ -314,15 +314,7 @@ public final class JdbcStore implements SnapshotStore {
   public long save(String task, long expectedGeneration, byte[] bytes) {
     SnapshotStore.checkTaskName(task);
     Objects.requireNonNull(bytes, "bytes");
-    if (expectedGeneration < 0 || expectedGeneration == Long.MAX_VALUE) {
-      // MAX_VALUE + 1 would be stored as a negative generation
-      throw new IllegalArgumentException(
-          "expectedGeneration must be within 0.."
-              + (Long.MAX_VALUE - 1)
-              + ": "
-              + expectedGeneration);
-    }
-    long next = expectedGeneration + 1;
+    long next = SnapshotStore.nextGeneration(expectedGeneration);
     long now = System.currentTimeMillis();
     try (Connection c = connections.get()) {
       return write(
@@ -381,15 +373,7 @@ public final class JdbcStore implements SnapshotStore {
   public long saveDelta(String task, long expectedGeneration, byte[] delta) {
     SnapshotStore.checkTaskName(task);
     Objects.requireNonNull(delta, "delta");
-    if (expectedGeneration < 0 || expectedGeneration == Long.MAX_VALUE) {
-      // MAX_VALUE + 1 would be stored as a negative generation
-      throw new IllegalArgumentException(
-          "expectedGeneration must be within 0.."
-              + (Long.MAX_VALUE - 1)
-              + ": "
-              + expectedGeneration);
-    }
-    long next = expectedGeneration + 1;
+    long next = SnapshotStore.nextGeneration(expectedGeneration);
     long now = System.currentTimeMillis();
     try (Connection c = connections.get()) {
       return write(

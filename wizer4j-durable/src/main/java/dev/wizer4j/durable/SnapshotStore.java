@@ -155,6 +155,24 @@ public interface SnapshotStore extends AutoCloseable {
   }
 
   /**
+   * Checks the generation a save expects: 0 (a new task) up to {@code Long.MAX_VALUE - 1}, since
+   * the save stores the next one.
+   *
+   * @return the generation the save stores
+   * @throws IllegalArgumentException if it is out of that range
+   */
+  static long nextGeneration(long expectedGeneration) {
+    if (expectedGeneration < 0 || expectedGeneration == Long.MAX_VALUE) {
+      throw new IllegalArgumentException(
+          "expectedGeneration must be within 0.."
+              + (Long.MAX_VALUE - 1)
+              + ": "
+              + expectedGeneration);
+    }
+    return expectedGeneration + 1;
+  }
+
+  /**
    * Checks a guest hash: 64 lowercase hex digits.
    *
    * @throws IllegalArgumentException if it is not one
