@@ -158,6 +158,9 @@ public final class DirectoryStore implements SnapshotStore {
             for (Path d : l.deltas) {
               Files.deleteIfExists(d);
             }
+            for (Path o : l.obsolete) {
+              deleteQuietly(o);
+            }
             Files.deleteIfExists(l.state);
           }
           return next;
@@ -311,7 +314,11 @@ public final class DirectoryStore implements SnapshotStore {
   // ------------------------------------------------------------------------------------------
 
   /** A task's newest full state and the deltas after it, in order. */
-  private record Latest(Path state, long generation, List<Path> deltas) {
+  /**
+   * A task's newest full state and the deltas after it; {@code obsolete} are the older full states
+   * and deltas a crash between writing a full state and deleting what it replaced left behind.
+   */
+  private record Latest(Path state, long generation, List<Path> deltas, List<Path> obsolete) {
     long newest() {
       return generation + deltas.size();
     }
@@ -331,6 +338,7 @@ public final class DirectoryStore implements SnapshotStore {
   private static Latest latest(Path dir) throws IOException {
     Path state = null;
     long generation = -1;
+    List<Path> states = new ArrayList<>();
     TreeMap<Long, Path> deltas = new TreeMap<>();
     if (Files.isSymbolicLink(dir)) {
       // Its files would be read, written and (on delete) all removed wherever it points.
@@ -344,6 +352,9 @@ public final class DirectoryStore implements SnapshotStore {
         String name = p.getFileName().toString();
         if (name.endsWith(STATE_SUFFIX)) {
           long g = generationOf(name, STATE_SUFFIX);
+          if (g > 0) {
+            states.add(p);
+          }
           if (g > generation) {
             state = p;
             generation = g;
@@ -375,7 +386,27 @@ public final class DirectoryStore implements SnapshotStore {
                 + "): the task's files were changed outside the store");
       }
     }
-    return new Latest(state, generation, after);
+    List<Path> obsolete = new ArrayList<>(deltas.headMap(generation, true).values());
+    for (Path p : states) {
+      if (!p.equals(state)) {
+        obsolete.add(p);
+      }
+    }
+    return new Latest(state, generation, after, obsolete);
+  }
+
+  /**
+   * Deletes a file that a crash left behind, if it is a regular file; a failure is left for the
+   * next full save (the save itself has succeeded by then).
+   */
+  private static void deleteQuietly(Path file) {
+    try {
+      if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+        Files.deleteIfExists(file);
+      }
+    } catch (IOException e) {
+      // harmless: it is ignored by every read, and tried again at the next full save
+    }
   }
 
   private static String name(long generation, String suffix) {

@@ -406,6 +406,37 @@ class HostileDeltaTest {
   }
 
   @Test
+  void filesACrashLeftBehindAreIgnoredAndRemovedByTheNextFullSave() throws Exception {
+    DirectoryStore store = new DirectoryStore(tmp.resolve("store"));
+    DurableHost host = host(store);
+    String guest = host.register(Guests.wasm());
+    startWithOneDelta(host, guest, "a"); // full 1, delta 2
+    Path dir = store.root().resolve("tasks").resolve("a");
+    Path full = dir.resolve("00000000000000000001.state");
+    Path delta = dir.resolve("00000000000000000002.delta");
+    // What a crash after a full save's rename, before its deletions, leaves: the new full state
+    // beside the old one and the deltas it replaced.
+    byte[] next = store.load("a").orElseThrow().bytes();
+    Files.copy(full, dir.resolve("00000000000000000000.state.keep"));
+    TaskStatus compacted = host.compact("a"); // full 3
+    Files.move(dir.resolve("00000000000000000000.state.keep"), full);
+    Files.write(delta, next); // an old delta, not a delta any more
+    Files.createDirectory(dir.resolve("00000000000000000001.delta")); // not a file: left alone
+    assertEquals(3, compacted.generation());
+    assertEquals(3, host.status("a").generation());
+    assertTrue(store.load("a").orElseThrow().deltas().isEmpty());
+
+    // The next full save removes the old files (not the directory); the task goes on.
+    DurableHost fullSaves = DurableHost.builder().store(store).deltaBytes(0).build();
+    assertEquals(4, Guests.answerNext(fullSaves, "a").generation());
+    try (var files = Files.list(dir)) {
+      assertEquals(
+          List.of("00000000000000000001.delta", "00000000000000000004.state"),
+          files.map(f -> f.getFileName().toString()).sorted().toList());
+    }
+  }
+
+  @Test
   void junkFilesInATaskDirectoryAreIgnoredGapsAndDirectoriesRefused() throws Exception {
     DirectoryStore store = new DirectoryStore(tmp.resolve("store"));
     DurableHost host = host(store);
