@@ -107,13 +107,25 @@ public final class DirectoryStore implements SnapshotStore {
         }
         Instant updated = Files.getLastModifiedTime(l.newestFile()).toInstant();
         return Optional.of(new Stored(task, l.newest(), bytes, deltas, updated));
-      } catch (NoSuchFileException e) {
+      } catch (NoSuchFileException | Gap e) {
+        // A listing is no snapshot: a full save deleting deltas while it ran can show a gap.
         if (attempt >= 100) {
-          throw failure("task `" + task + "` keeps changing while it is read", e);
+          throw e instanceof Gap
+              ? failure("cannot read task `" + task + "`", e)
+              : failure("task `" + task + "` keeps changing while it is read", e);
         }
       } catch (IOException e) {
         throw failure("cannot read task `" + task + "`", e);
       }
+    }
+  }
+
+  /** Deltas after a full state that are not numbered one after another. */
+  private static final class Gap extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    Gap(String message) {
+      super(message);
     }
   }
 
@@ -153,6 +165,11 @@ public final class DirectoryStore implements SnapshotStore {
             return next;
           }
           Files.createDirectories(dir);
+          if (l == null) {
+            // A new task: deltas without a full state belong to no task (an interrupted delete
+            // of a store written before deletes were atomic, or a hand); never let them follow.
+            clearLeftovers(dir);
+          }
           put(dir, next, STATE_SUFFIX, bytes);
           if (l != null) {
             for (Path d : l.deltas) {
@@ -238,13 +255,18 @@ public final class DirectoryStore implements SnapshotStore {
           if (expectedGeneration >= 0 && l.newest() != expectedGeneration) {
             throw new Conflict(task, expectedGeneration, l.newest());
           }
-          try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+          // One atomic step makes the task gone, whatever happens to the deletions after it: a
+          // crash half way through them must not leave deltas that a new task of this name
+          // would find after its first full state. Names starting with a dot are never tasks.
+          Path gone = tasks.resolve(".deleted-" + task + "-" + System.nanoTime());
+          Files.move(dir, gone, StandardCopyOption.ATOMIC_MOVE);
+          syncDirectory(tasks);
+          try (DirectoryStream<Path> ds = Files.newDirectoryStream(gone)) {
             for (Path p : ds) {
               Files.deleteIfExists(p);
             }
           }
-          Files.deleteIfExists(dir);
-          syncDirectory(tasks);
+          Files.deleteIfExists(gone);
           return true;
         });
   }
@@ -313,7 +335,6 @@ public final class DirectoryStore implements SnapshotStore {
 
   // ------------------------------------------------------------------------------------------
 
-  /** A task's newest full state and the deltas after it, in order. */
   /**
    * A task's newest full state and the deltas after it; {@code obsolete} are the older full states
    * and deltas a crash between writing a full state and deleting what it replaced left behind.
@@ -376,7 +397,7 @@ public final class DirectoryStore implements SnapshotStore {
     long expect = generation + 1;
     for (long g : deltas.tailMap(generation, false).keySet()) {
       if (g != expect++) {
-        throw new IOException(
+        throw new Gap(
             "the deltas after full state "
                 + generation
                 + " skip generation "
@@ -393,6 +414,21 @@ public final class DirectoryStore implements SnapshotStore {
       }
     }
     return new Latest(state, generation, after, obsolete);
+  }
+
+  /** Deletes the state and delta files in a task directory that has no full state. */
+  private static void clearLeftovers(Path dir) throws IOException {
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+      for (Path p : ds) {
+        String name = p.getFileName().toString();
+        if (name.endsWith(DELTA_SUFFIX) || name.endsWith(STATE_SUFFIX)) {
+          if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+            Files.delete(p);
+          }
+        }
+      }
+    }
+    syncDirectory(dir);
   }
 
   /**

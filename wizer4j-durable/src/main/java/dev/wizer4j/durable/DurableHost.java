@@ -219,11 +219,16 @@ public final class DurableHost {
     Loaded l = load(task);
     checkNotLast(l.status);
     TaskImage image = l.image();
-    Instance instance = instantiate(l.guest, task);
+    return run(l.guest, resume(l.guest, image, task), task, l, image, delivery);
+  }
+
+  /** A fresh instance of the guest with {@code image} in it. */
+  private static Instance resume(Guest g, TaskImage image, String task) {
+    Instance instance = instantiate(g, task);
     if (!image.writeTo(instance)) {
       throw new GuestFailed("task `" + task + "`: a memory cannot grow to the state's size");
     }
-    return run(l.guest, instance, task, l, image, delivery);
+    return instance;
   }
 
   /**
@@ -240,10 +245,7 @@ public final class DurableHost {
       return l.status;
     }
     checkNotLast(l.status);
-    Instance instance = instantiate(l.guest, task);
-    if (!l.image().writeTo(instance)) {
-      throw new GuestFailed("task `" + task + "`: a memory cannot grow to the state's size");
-    }
+    Instance instance = resume(l.guest, l.image(), task);
     return saveFull(
         l.guest, instance, task, l.status.generation(), l.status.done(), l.status.value());
   }
@@ -260,8 +262,7 @@ public final class DurableHost {
   public byte[] materialize(String task) {
     Loaded l = load(task);
     try {
-      ModuleState state = l.deltas.isEmpty() ? l.full.state() : l.image().state();
-      return wizer.snapshot(l.guest.cx, state.asInstanceState(l.guest.cx));
+      return wizer.snapshot(l.guest.cx, l.image().state().asInstanceState(l.guest.cx));
     } catch (WizerException e) {
       throw new DurableException(
           "task `" + task + "`: cannot write a module: " + e.getMessage(), e);
@@ -324,14 +325,24 @@ public final class DurableHost {
               + "; generations start at 1");
     }
     long limit = Math.min(maxMemoryPages, EndiveRuntime.MAX_PAGES);
-    StateFormat.Decoded full = StateFormat.decode(stored.bytes(), where, limit);
+    // The guest is looked up as soon as the state's header is verified, so that no segment is
+    // decoded for memories the guest does not have or could not hold.
+    Guest[] found = new Guest[1];
+    StateFormat.Decoded full =
+        StateFormat.decode(
+            stored.bytes(),
+            where,
+            h -> {
+              found[0] = guest(HexFormat.of().formatHex(h), where);
+              return memoryLimits(found[0], limit);
+            });
+    Guest g = found[0];
     if (full.delta()) {
       throw new InvalidState(
           Reason.FORMAT, where + ": the stored full state is a delta (kind 1), not a full state");
     }
     check(full, task, stored.fullGeneration(), null, where);
-    String hash = HexFormat.of().formatHex(full.guestHash());
-    Guest g = guest(hash, where);
+    String hash = g.hash;
     fits(full, g, limit, where);
     List<StateFormat.Decoded> deltas = new ArrayList<>(stored.deltas().size());
     long deltaBytes = 0;
@@ -339,12 +350,28 @@ public final class DurableHost {
     for (byte[] bytes : stored.deltas()) {
       long generation = last.generation() + 1;
       String at = where + " delta " + generation;
-      StateFormat.Decoded d = StateFormat.decode(bytes, at, limit);
+      StateFormat.Decoded d =
+          StateFormat.decode(
+              bytes,
+              at,
+              h -> {
+                checkGuest(h, full.guestHash(), at);
+                return memoryLimits(g, limit);
+              });
       if (!d.delta()) {
         throw new InvalidState(
             Reason.FORMAT, at + ": a full state (kind 0) is stored where a delta belongs");
       }
       check(d, task, generation, full.guestHash(), at);
+      if (d.base() != full.crc()) {
+        throw new InvalidState(
+            Reason.STALE,
+            at
+                + String.format(
+                    ": follows another full state (checksum %08x) than the stored one (%08x);"
+                        + " was the task deleted and started again while a step of it ran?",
+                    d.base(), full.crc()));
+      }
       fits(d, g, limit, at);
       for (int m = 0; m < d.state().memoryPages().length; m++) {
         if (d.state().memoryPages()[m] < last.state().memoryPages()[m]) {
@@ -396,15 +423,29 @@ public final class DurableHost {
               + generation
               + " (an older copy put back?)");
     }
-    if (guestHash != null && !Arrays.equals(guestHash, d.guestHash())) {
+    if (guestHash != null) {
+      checkGuest(d.guestHash(), guestHash, where);
+    }
+  }
+
+  /** Checks that a delta of guest {@code hash} follows a full state of guest {@code fullHash}. */
+  private static void checkGuest(byte[] hash, byte[] fullHash, String where) {
+    if (!Arrays.equals(hash, fullHash)) {
       throw new InvalidState(
           Reason.OTHER_GUEST,
           where
               + ": belongs to guest "
-              + HexFormat.of().formatHex(d.guestHash()).substring(0, 12)
+              + HexFormat.of().formatHex(hash).substring(0, 12)
               + ", the task's full state to guest "
-              + HexFormat.of().formatHex(guestHash).substring(0, 12));
+              + HexFormat.of().formatHex(fullHash).substring(0, 12));
     }
+  }
+
+  /** The page limit of each of the guest's memories: the host's, which checkFits narrows. */
+  private static long[] memoryLimits(Guest g, long limit) {
+    long[] limits = new long[ModuleState.memoryCount(g.cx)];
+    Arrays.fill(limits, limit);
+    return limits;
   }
 
   /** A task at generation Long.MAX_VALUE (only a store changed by hand has one) has no next. */
@@ -496,7 +537,14 @@ public final class DurableHost {
       ModuleState delta = image.diff(instance, ModuleState.globalTypes(g.cx));
       byte[] bytes =
           StateFormat.encode(
-              StateFormat.DELTA, g.hashBytes, generation + 1, done, value, task, delta);
+              StateFormat.DELTA,
+              g.hashBytes,
+              generation + 1,
+              done,
+              value,
+              task,
+              l.full.crc(),
+              delta);
       long deltas = l.deltaBytes + bytes.length;
       if (deltas <= budget) {
         long saved = store.saveDelta(task, generation, bytes);

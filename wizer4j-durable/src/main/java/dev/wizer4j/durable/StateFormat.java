@@ -11,6 +11,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import java.util.zip.CRC32C;
 import java.util.zip.DataFormatException;
 import java.util.zip.Deflater;
@@ -31,6 +32,7 @@ import java.util.zip.Inflater;
  *     52     1  status: 0 waiting for a request, 1 done
  *     53     8  request (waiting) or result (done)
  *     61     1  task name length n (1..128), then n bytes of the name (ASCII)
+ *              a delta only: u32 the CRC-32C of the full state it follows (its last 4 bytes)
  *              u32 memory count m, then m x u32 pages
  *              u32 global count g, then g x (u8 type code, 8 bytes; 16 for v128)
  *              u32 segment count s, then s x (u32 memory, u32 offset, u32 length, u8 form,
@@ -68,7 +70,10 @@ final class StateFormat {
 
   private StateFormat() {}
 
-  /** A decoded state: provenance, status and the module state. */
+  /**
+   * A decoded state: provenance, status and the module state; {@code crc} is its checksum, and
+   * {@code base}, for a delta, the checksum of the full state it follows.
+   */
   record Decoded(
       boolean delta,
       byte[] guestHash,
@@ -77,8 +82,11 @@ final class StateFormat {
       long value,
       String task,
       ModuleState state,
-      int size) {}
+      int size,
+      int crc,
+      int base) {}
 
+  /** A full state, or a delta that follows a full state whose checksum is 0 (for tests). */
   static byte[] encode(
       int kind,
       byte[] guestHash,
@@ -87,8 +95,25 @@ final class StateFormat {
       long value,
       String task,
       ModuleState s) {
+    return encode(kind, guestHash, generation, done, value, task, 0, s);
+  }
+
+  /**
+   * Encodes a state; a delta names the full state it follows by that state's checksum, {@code
+   * base}.
+   */
+  static byte[] encode(
+      int kind,
+      byte[] guestHash,
+      long generation,
+      boolean done,
+      long value,
+      String task,
+      int base,
+      ModuleState s) {
     byte[] name = task.getBytes(StandardCharsets.US_ASCII);
-    long size = FIXED + name.length + 4 + 4L * s.memoryPages().length + 4 + 4;
+    long size = FIXED + name.length + (kind == DELTA ? 4 : 0);
+    size += 4 + 4L * s.memoryPages().length + 4 + 4;
     for (GlobalValue g : s.globals()) {
       size += g.type() == GlobalValue.Type.V128 ? 17 : 9;
     }
@@ -104,7 +129,9 @@ final class StateFormat {
       if (bitmapSize(data.length) + nonZero < data.length) {
         bitmaps[i] = bitmap(data);
         kept = bitmaps[i].length + (long) nonZero;
-        if (bitmaps[i].length >= MIN_PACKED) {
+        // Not in a delta: its ranges are short, and a compressed bitmap is the one form whose
+        // decoded size its stored size does not bound.
+        if (kind == FULL && bitmaps[i].length >= MIN_PACKED) {
           byte[] p = deflate(bitmaps[i]);
           if (p.length + 4 < bitmaps[i].length * 3 / 4) {
             packed[i] = p;
@@ -122,6 +149,9 @@ final class StateFormat {
     b.putInt(MAGIC).putShort((short) VERSION).put((byte) kind).put((byte) 0).putInt((int) size);
     b.put(guestHash).putLong(generation).put((byte) (done ? 1 : 0)).putLong(value);
     b.put((byte) name.length).put(name);
+    if (kind == DELTA) {
+      b.putInt(base);
+    }
     b.putInt(s.memoryPages().length);
     for (long p : s.memoryPages()) {
       b.putInt((int) p);
@@ -172,6 +202,23 @@ final class StateFormat {
    * {@code maxPages} before anything is allocated for its segments.
    */
   static Decoded decode(byte[] bytes, String where, long maxPages) {
+    return decode(bytes, where, hash -> null, maxPages);
+  }
+
+  /**
+   * Decodes and verifies {@code bytes}, asking {@code memories} (given the guest hash, once the
+   * header and checksum are verified) how many memories the guest has and how many pages each may
+   * have; a state that declares other memories, or more pages, is refused ({@link
+   * Reason#DOES_NOT_FIT}) before anything is allocated for its segments, so what decoding allocates
+   * is bounded by what the guest's memories may hold. {@code memories} may throw to refuse the
+   * guest.
+   */
+  static Decoded decode(byte[] bytes, String where, Function<byte[], long[]> memories) {
+    return decode(bytes, where, memories, Long.MAX_VALUE);
+  }
+
+  private static Decoded decode(
+      byte[] bytes, String where, Function<byte[], long[]> limits, long maxPages) {
     if (bytes.length < FIXED + 1 + 12 + CHECKSUM) {
       if (bytes.length >= 4
           && ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == MAGIC) {
@@ -244,17 +291,25 @@ final class StateFormat {
         throw malformed(where, e.getMessage(), b.position() - nameLength);
       }
 
+      int base = kind == DELTA ? b.getInt() : 0;
+      long[] limit = limits.apply(hash);
       int memories = count(b, 4, "memory", where);
+      if (limit != null && memories != limit.length) {
+        throw new InvalidState(
+            Reason.DOES_NOT_FIT,
+            where + ": state has " + memories + " memories, the module has " + limit.length);
+      }
       long[] pages = new long[memories];
       for (int m = 0; m < memories; m++) {
         pages[m] = Integer.toUnsignedLong(b.getInt());
-        if (pages[m] > maxPages) {
+        long max = limit != null ? limit[m] : maxPages;
+        if (pages[m] > max) {
           throw new InvalidState(
               Reason.DOES_NOT_FIT,
               where
                   + String.format(
                       ": memory %d has %d pages, more than the limit of %d (at offset 0x%x)",
-                      m, pages[m], maxPages, b.position() - 4));
+                      m, pages[m], max, b.position() - 4));
         }
       }
       int globalCount = count(b, 9, "global", where);
@@ -286,7 +341,7 @@ final class StateFormat {
             switch (form) {
               case RAW -> length;
               case BITMAP -> bitmapSize(length);
-              case PACKED_BITMAP -> 4;
+              case PACKED_BITMAP -> kind == FULL ? 4 : -1;
               default -> -1;
             };
         if (memory < 0 || memory >= memories || kept < 0 || kept > b.remaining()) {
@@ -356,7 +411,9 @@ final class StateFormat {
           value,
           task,
           new ModuleState(globals, pages, segments),
-          bytes.length);
+          bytes.length,
+          stored,
+          base);
     } catch (java.nio.BufferUnderflowException e) {
       throw new InvalidState(Reason.FORMAT, where + ": malformed state, it ends inside a field");
     }

@@ -393,6 +393,7 @@ class DurableHostTest {
         d.done(),
         d.value(),
         d.task(),
+        d.base(),
         change.apply(d.state()));
   }
 

@@ -79,6 +79,7 @@ class HostileDeltaTest {
         d.done(),
         d.value(),
         d.task(),
+        d.base(),
         change.apply(d.state()));
   }
 
@@ -242,8 +243,11 @@ class HostileDeltaTest {
                 });
         assertArrayEquals(c.expect, seen[0], c.name);
         assertEquals(4, st.generation(), c.name);
+        // The step saved a delta, or (past the delta budget) a full state: compact then has
+        // nothing to do.
+        boolean deltas = !s.store().load(task).orElseThrow().deltas().isEmpty();
         TaskStatus compacted = host.compact(task);
-        assertEquals(5, compacted.generation(), c.name);
+        assertEquals(deltas ? 5 : 4, compacted.generation(), c.name);
         assertEquals(0, s.store().load(task).orElseThrow().deltas().size(), c.name);
         Instance again = Instance.builder(Parser.parse(host.materialize(task))).build();
         assertArrayEquals(
@@ -266,7 +270,8 @@ class HostileDeltaTest {
           .saveDelta(
               "a",
               2,
-              StateFormat.encode(StateFormat.DELTA, d.guestHash(), 3, true, 99, "a", d.state()));
+              StateFormat.encode(
+                  StateFormat.DELTA, d.guestHash(), 3, true, 99, "a", d.base(), d.state()));
       assertTrue(host.status("a").done());
       assertEquals(99, host.status("a").result());
       s.store().saveDelta("a", 3, forge(d, 4, st -> st));
@@ -403,6 +408,66 @@ class HostileDeltaTest {
         StateFormat.encode(StateFormat.FULL, d.guestHash(), 0, false, 0, "z", full.state()));
     e = assertThrows(InvalidState.class, () -> host.status("z"));
     assertTrue(e.getMessage().contains("generations start at 1"), e.getMessage());
+  }
+
+  /**
+   * A step in flight while its task is deleted and started again, under the same name, up to the
+   * same generation: the store's compare-and-swap (on the generation) lets its delta in, computed
+   * against the old task. The delta names the full state it follows, so loading refuses it instead
+   * of mixing two tasks.
+   */
+  @ParameterizedTest
+  @MethodSource("kinds")
+  void aDeltaOfATaskDeletedAndStartedAgainIsRefusedNotMixed(Stores.Kind kind) {
+    try (Stores.Opened s = Stores.open(kind, tmp)) {
+      DurableHost host = host(s.store());
+      String guest = host.register(Guests.wasm());
+      Guests.start(host, guest, "a", 3, 8);
+      TaskStatus old =
+          host.step(
+              "a",
+              g -> {
+                g.call("on_response", 0, 1000);
+                assertTrue(host.delete("a"));
+                Guests.start(host, guest, "a", 5, 4096);
+              });
+      assertEquals(2, old.generation());
+      InvalidState e = assertThrows(InvalidState.class, () -> host.status("a"));
+      assertEquals(Reason.STALE, e.reason(), e.getMessage());
+      assertTrue(e.getMessage().contains("follows another full state"), e.getMessage());
+      assertThrows(InvalidState.class, () -> Guests.answerNext(host, "a"));
+      assertThrows(InvalidState.class, () -> host.compact("a"));
+      // The task can be deleted and started again.
+      assertTrue(host.delete("a"));
+      TaskStatus st = Guests.start(host, guest, "a", 5, 4096);
+      while (!st.done()) {
+        st = Guests.answerNext(host, "a");
+      }
+      assertEquals(Guests.uninterrupted(5, 4096).result(), st.result());
+    }
+  }
+
+  @Test
+  void aNewTaskNeverFindsTheDeltasOfAnInterruptedDelete() throws Exception {
+    DirectoryStore store = new DirectoryStore(tmp.resolve("store"));
+    store.save("t", 0, new byte[] {1});
+    store.saveDelta("t", 1, new byte[] {2});
+    store.saveDelta("t", 2, new byte[] {3});
+    // What an interrupted delete of a store from before deletes were atomic leaves: deltas and
+    // no full state.
+    Files.delete(store.root().resolve("tasks/t/00000000000000000001.state"));
+    assertTrue(store.load("t").isEmpty());
+    assertEquals(1, store.save("t", 0, new byte[] {9}));
+    SnapshotStore.Stored st = store.load("t").orElseThrow();
+    assertEquals(1, st.generation());
+    assertEquals(List.of(), st.deltas());
+    // A delete leaves nothing of the task under its name, and no task shows in its place.
+    store.saveDelta("t", 1, new byte[] {4});
+    assertTrue(store.delete("t", -1));
+    try (var files = Files.list(store.root().resolve("tasks"))) {
+      assertEquals(List.of(), files.toList());
+    }
+    assertEquals(List.of(), store.list());
   }
 
   @Test

@@ -160,4 +160,69 @@ class StateFormatTest {
     b.putInt(copy.length - 4, (int) crc.getValue());
     return copy;
   }
+
+  @Test
+  void memoriesAreCheckedAgainstTheGuestBeforeAnySegmentIsAllocated() {
+    // Two memories of 16 pages each, full of one compressed bitmap each, for a guest with one.
+    List<ModuleState.Segment> segs = new ArrayList<>();
+    byte[] zeros = new byte[16 * 65536 - 64];
+    zeros[0] = 1;
+    zeros[zeros.length - 1] = 1;
+    segs.add(new ModuleState.Segment(0, 0, zeros));
+    segs.add(new ModuleState.Segment(1, 0, zeros));
+    byte[] bytes =
+        StateFormat.encode(
+            StateFormat.FULL,
+            HASH,
+            1,
+            false,
+            0,
+            "t",
+            new ModuleState(List.of(), new long[] {16, 16}, segs));
+    assertTrue(bytes.length < 4096, bytes.length + " bytes");
+    var threads =
+        (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    long before = threads.getCurrentThreadAllocatedBytes();
+    InvalidState e =
+        assertThrows(
+            InvalidState.class, () -> StateFormat.decode(bytes, "t", h -> new long[] {16}));
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    assertEquals(InvalidState.Reason.DOES_NOT_FIT, e.reason());
+    assertTrue(e.getMessage().contains("2 memories, the module has 1"), e.getMessage());
+    assertTrue(allocated < 1 << 20, allocated + " bytes allocated");
+    // Within the guest's limits it decodes; past them, not.
+    assertEquals(
+        2, StateFormat.decode(bytes, "t", h -> new long[] {16, 16}).state().segments().size());
+    e =
+        assertThrows(
+            InvalidState.class, () -> StateFormat.decode(bytes, "t", h -> new long[] {16, 15}));
+    assertTrue(
+        e.getMessage().contains("memory 1 has 16 pages, more than the limit of 15"),
+        e.getMessage());
+  }
+
+  @Test
+  void aDeltaNeverHoldsACompressedBitmap() {
+    ModuleState s = fragmented(new Random(9));
+    byte[] delta = StateFormat.encode(StateFormat.DELTA, HASH, 2, false, 0, "t", 77, s);
+    int segment = 62 + 1 + 4 + 4 + 4 + 4 + 9 + 4; // name, base, memories, pages, globals, count
+    assertEquals(StateFormat.BITMAP, delta[segment + 12]);
+    StateFormat.Decoded d = StateFormat.decode(delta, "t");
+    assertEquals(77, d.base());
+    assertArrayEquals(s.segments().get(0).data(), d.state().segments().get(0).data());
+
+    // A delta that carries one anyway (a full state's bytes relabelled): refused unread.
+    byte[] full = StateFormat.encode(StateFormat.FULL, HASH, 2, false, 0, "t", s);
+    int fullSegment = segment - 4;
+    assertEquals(StateFormat.PACKED_BITMAP, full[fullSegment + 12]);
+    ByteBuffer in = ByteBuffer.wrap(full).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer out = ByteBuffer.allocate(full.length + 4).order(ByteOrder.LITTLE_ENDIAN);
+    out.put(full, 0, 62 + 1).putInt(0).put(full, 63, full.length - 63); // a base after the name
+    out.put(6, (byte) StateFormat.DELTA).putInt(8, full.length + 4);
+    byte[] forged = resealed(out.array(), b -> {});
+    InvalidState e = assertThrows(InvalidState.class, () -> StateFormat.decode(forged, "t"));
+    assertEquals(InvalidState.Reason.FORMAT, e.reason());
+    assertTrue(e.getMessage().contains("form 2"), e.getMessage());
+    assertEquals(0, in.position());
+  }
 }

@@ -66,7 +66,8 @@ public final class DurableRpcHost {
 
   /**
    * As {@link #host(SnapshotStore)}; with {@code fullStates} every step saves the task's full state
-   * (delta ratio 0), so that a task is always exactly one state, never a state and deltas.
+   * (a delta budget of 0 bytes), so that a task is always exactly one state, never a state and
+   * deltas.
    */
   private static DurableHost host(SnapshotStore store, boolean fullStates) {
     List<String> guests = store.guests();
