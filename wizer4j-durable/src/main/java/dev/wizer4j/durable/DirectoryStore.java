@@ -72,6 +72,30 @@ public final class DirectoryStore implements SnapshotStore {
     } catch (IOException e) {
       throw failure("cannot create the store in " + this.root, e);
     }
+    removeDeleted(tasks);
+  }
+
+  /**
+   * Removes what deletes that a crash interrupted left: directories renamed to {@code
+   * .deleted-TASK-N}, which no read looks at. Best effort: another process may be removing them
+   * too, and what is left is tried again when a store is opened next.
+   */
+  private static void removeDeleted(Path tasks) {
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(tasks, ".deleted-*")) {
+      for (Path dir : ds) {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+          continue;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+          for (Path f : files) {
+            deleteQuietly(f);
+          }
+        }
+        Files.deleteIfExists(dir);
+      }
+    } catch (IOException e) {
+      // harmless: the names are never tasks
+    }
   }
 
   public Path root() {

@@ -468,6 +468,15 @@ class HostileDeltaTest {
       assertEquals(List.of(), files.toList());
     }
     assertEquals(List.of(), store.list());
+
+    // A delete that a crash interrupted after its rename: not a task, and gone at the next open.
+    Path gone = store.root().resolve("tasks/.deleted-t-17");
+    Files.createDirectories(gone);
+    Files.write(gone.resolve("00000000000000000002.delta"), new byte[] {2});
+    assertEquals(List.of(), store.list());
+    assertThrows(IllegalArgumentException.class, () -> store.load(".deleted-t-17"));
+    new DirectoryStore(store.root());
+    assertFalse(Files.exists(gone));
   }
 
   @Test
