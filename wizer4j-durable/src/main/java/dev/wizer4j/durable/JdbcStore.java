@@ -338,22 +338,8 @@ public final class JdbcStore implements SnapshotStore {
                 ps.executeUpdate();
               }
             } else {
-              try (PreparedStatement ps =
-                  tx.prepareStatement(
-                      "UPDATE "
-                          + table
-                          + " SET generation = ?, updated_ms = ?, size = ?, data = ?"
-                          + " WHERE kind = ? AND name = ? AND generation = ?")) {
-                ps.setLong(1, next);
-                ps.setLong(2, now);
-                ps.setLong(3, bytes.length);
-                ps.setBytes(4, bytes);
-                ps.setInt(5, TASK);
-                ps.setString(6, task);
-                ps.setLong(7, expectedGeneration);
-                if (ps.executeUpdate() != 1) {
-                  return null;
-                }
+              if (!advance(tx, task, expectedGeneration, next, now, bytes, 0)) {
+                return null;
               }
             }
             deleteDeltas(tx, task);
@@ -382,21 +368,8 @@ public final class JdbcStore implements SnapshotStore {
           expectedGeneration,
           tx -> {
             // The main row first: it is the compare-and-swap, and its lock orders the writers.
-            try (PreparedStatement ps =
-                tx.prepareStatement(
-                    "UPDATE "
-                        + table
-                        + " SET generation = ?, updated_ms = ?, size = size + ?"
-                        + " WHERE kind = ? AND name = ? AND generation = ?")) {
-              ps.setLong(1, next);
-              ps.setLong(2, now);
-              ps.setLong(3, delta.length);
-              ps.setInt(4, TASK);
-              ps.setString(5, task);
-              ps.setLong(6, expectedGeneration);
-              if (ps.executeUpdate() != 1) {
-                return null;
-              }
+            if (!advance(tx, task, expectedGeneration, next, now, null, delta.length)) {
+              return null;
             }
             try (PreparedStatement ps =
                 tx.prepareStatement(
@@ -410,6 +383,39 @@ public final class JdbcStore implements SnapshotStore {
           });
     } catch (SQLException e) {
       throw failure("cannot save a delta of task `" + task + "`", e);
+    }
+  }
+
+  /**
+   * The compare-and-swap on a task's main row: moves it from {@code expected} to {@code next}, with
+   * {@code full} as its new full state, or (null) {@code deltaBytes} more in deltas.
+   *
+   * @return false if the row was not at {@code expected} (or there is none): nothing changed
+   */
+  private boolean advance(
+      Connection tx, String task, long expected, long next, long now, byte[] full, long deltaBytes)
+      throws SQLException {
+    String set = full != null ? "size = ?, data = ?" : "size = size + ?";
+    try (PreparedStatement ps =
+        tx.prepareStatement(
+            "UPDATE "
+                + table
+                + " SET generation = ?, updated_ms = ?, "
+                + set
+                + " WHERE kind = ? AND name = ? AND generation = ?")) {
+      int i = 1;
+      ps.setLong(i++, next);
+      ps.setLong(i++, now);
+      if (full != null) {
+        ps.setLong(i++, full.length);
+        ps.setBytes(i++, full);
+      } else {
+        ps.setLong(i++, deltaBytes);
+      }
+      ps.setInt(i++, TASK);
+      ps.setString(i++, task);
+      ps.setLong(i, expected);
+      return ps.executeUpdate() == 1;
     }
   }
 
