@@ -228,21 +228,13 @@ class DurableHostTest {
       cases.add(
           new Case(
               "a delta that shrinks memory",
-              forgeDelta(d, st -> new ModuleState(st.globals(), new long[] {1}, List.of())),
+              forge(d, st -> new ModuleState(st.globals(), new long[] {1}, List.of())),
               Reason.DOES_NOT_FIT,
               "memories only grow"));
       cases.add(
           new Case(
               "a range past the end of memory",
-              forgeDelta(
-                  d,
-                  st ->
-                      new ModuleState(
-                          st.globals(),
-                          st.memoryPages(),
-                          List.of(
-                              new ModuleState.Segment(
-                                  0, st.memoryPages()[0] * 65536 - 4, new byte[8])))),
+              forge(d, DurableHostTest::pastTheEnd),
               Reason.DOES_NOT_FIT,
               "outside memory 0"));
       cases.add(
@@ -329,15 +321,7 @@ class DurableHostTest {
       cases.add(
           new Case(
               "a segment past the end of memory",
-              forge(
-                  d,
-                  st ->
-                      new ModuleState(
-                          st.globals(),
-                          st.memoryPages(),
-                          List.of(
-                              new ModuleState.Segment(
-                                  0, st.memoryPages()[0] * 65536 - 4, new byte[8])))),
+              forge(d, DurableHostTest::pastTheEnd),
               Reason.DOES_NOT_FIT,
               "outside memory 0"));
       cases.add(
@@ -383,11 +367,13 @@ class DurableHostTest {
 
   private record Case(String name, byte[] bytes, Reason reason, String says) {}
 
-  /** A delta that verifies (right checksum, provenance and generation) with a changed body. */
-  private static byte[] forgeDelta(
-      StateFormat.Decoded d, Function<ModuleState, ModuleState> change) {
+  /**
+   * A full state or delta that verifies (right checksum, provenance and generation) with a changed
+   * body.
+   */
+  private static byte[] forge(StateFormat.Decoded d, Function<ModuleState, ModuleState> change) {
     return StateFormat.encode(
-        StateFormat.DELTA,
+        d.delta() ? StateFormat.DELTA : StateFormat.FULL,
         d.guestHash(),
         d.generation(),
         d.done(),
@@ -397,16 +383,12 @@ class DurableHostTest {
         change.apply(d.state()));
   }
 
-  /** A state that verifies (right checksum, provenance and generation) with a changed body. */
-  private static byte[] forge(StateFormat.Decoded d, Function<ModuleState, ModuleState> change) {
-    return StateFormat.encode(
-        StateFormat.FULL,
-        d.guestHash(),
-        d.generation(),
-        d.done(),
-        d.value(),
-        d.task(),
-        change.apply(d.state()));
+  /** A state with one segment of 8 bytes that ends 4 bytes past its memory. */
+  private static ModuleState pastTheEnd(ModuleState st) {
+    return new ModuleState(
+        st.globals(),
+        st.memoryPages(),
+        List.of(new ModuleState.Segment(0, st.memoryPages()[0] * 65536 - 4, new byte[8])));
   }
 
   @ParameterizedTest
