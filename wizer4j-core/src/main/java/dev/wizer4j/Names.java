@@ -1,5 +1,7 @@
 package dev.wizer4j;
 
+import java.util.Objects;
+
 /**
  * The one formatter for text from the input that appears in messages: names of imports, exports,
  * sections and guest paths, and the messages of the runtime's own exceptions (which may quote such
@@ -27,6 +29,22 @@ public final class Names {
     StringBuilder b = new StringBuilder(Math.min(name.length(), MAX_NAME) + 8).append('`');
     appendEscaped(b, name, MAX_NAME, true);
     return b.append('`').toString();
+  }
+
+  /**
+   * Checks the name of an environment variable a runtime is asked to give its guest: not empty, no
+   * {@code =} (it separates name from value) and no NUL (it ends the string the guest reads).
+   *
+   * @return {@code name}
+   * @throws IllegalArgumentException naming it, quoted
+   */
+  public static String checkEnvName(String name) {
+    Objects.requireNonNull(name, "name");
+    if (name.isEmpty() || name.indexOf('=') >= 0 || name.indexOf('\0') >= 0) {
+      throw new IllegalArgumentException(
+          "environment variable name " + quote(name) + " must be non-empty, without '=' or NUL");
+    }
+    return name;
   }
 
   /**

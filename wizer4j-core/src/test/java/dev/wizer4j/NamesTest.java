@@ -2,6 +2,7 @@ package dev.wizer4j;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
@@ -51,5 +52,16 @@ class NamesTest {
     assertEquals(fallback, Names.message(new ArrayIndexOutOfBoundsException(5), fallback));
     assertEquals(fallback, Names.message(new RuntimeException(), fallback));
     assertEquals("unknown type 3", Names.message(new RuntimeException("unknown type 3"), fallback));
+  }
+
+  @Test
+  void environmentVariableNamesAreCheckedAndQuotedInTheRefusal() {
+    assertEquals("HOME", Names.checkEnvName("HOME"));
+    for (String bad : new String[] {"", "A=B", "A\0B", "=\nforged"}) {
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> Names.checkEnvName(bad));
+      assertTrue(e.getMessage().startsWith("environment variable name `"), e.getMessage());
+      assertFalse(e.getMessage().contains("\n"), e.getMessage());
+    }
   }
 }

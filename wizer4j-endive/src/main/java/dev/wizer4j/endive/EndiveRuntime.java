@@ -430,14 +430,8 @@ public final class EndiveRuntime implements WizerRuntime {
 
     /** With WASI, set environment variable {@code name} for the guest; it wins over inherited. */
     public Builder env(String name, String value) {
-      Objects.requireNonNull(name, "name");
+      Names.checkEnvName(name);
       Objects.requireNonNull(value, "value");
-      if (name.isEmpty() || name.indexOf('=') >= 0 || name.indexOf('\0') >= 0) {
-        throw new IllegalArgumentException(
-            "environment variable name "
-                + Names.quote(name)
-                + " must be non-empty, without '=' or NUL");
-      }
       env.put(name, value);
       return this;
     }

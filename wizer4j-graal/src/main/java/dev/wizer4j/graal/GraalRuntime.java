@@ -2,6 +2,7 @@ package dev.wizer4j.graal;
 
 import dev.wizer4j.InstanceState;
 import dev.wizer4j.ModuleContext;
+import dev.wizer4j.Names;
 import dev.wizer4j.Progress;
 import dev.wizer4j.WizerException;
 import dev.wizer4j.WizerRuntime;
@@ -394,12 +395,8 @@ public final class GraalRuntime implements WizerRuntime {
 
     /** Adds an environment variable for the guest (with WASI); it wins over an inherited one. */
     public Builder env(String name, String value) {
-      Objects.requireNonNull(name, "name");
+      Names.checkEnvName(name);
       Objects.requireNonNull(value, "value");
-      if (name.isEmpty() || name.indexOf('=') >= 0 || name.indexOf('\0') >= 0) {
-        throw new IllegalArgumentException(
-            "environment variable name `" + name + "` must be non-empty, without '=' or NUL");
-      }
       env.put(name, value);
       return this;
     }
